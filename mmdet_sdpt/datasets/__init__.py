@@ -1,0 +1,3 @@
+from .synthetic import SHAPES, make_shapes_dataset
+
+__all__ = ['SHAPES', 'make_shapes_dataset']

@@ -1,0 +1,9 @@
+from .base_tuner import BaseTuner
+from .post_build import DisableDCN, RebuildVLFusion
+from .sdpt import SDPT, UnifiedPrototypeTokens, inverse_projection
+from .tuned_detector import TunedDetector, attach_tuner, load_base_checkpoint
+
+__all__ = [
+    'BaseTuner', 'SDPT', 'UnifiedPrototypeTokens', 'inverse_projection', 'TunedDetector',
+    'attach_tuner', 'load_base_checkpoint', 'RebuildVLFusion', 'DisableDCN'
+]

@@ -1,0 +1,62 @@
+"""What every tuner provides, in the spirit of peft's ``inject_adapter_in_model``.
+
+A tuner is built from config (``TUNERS`` registry) and has three duties:
+
+- ``inject(detector)``: add its own parameters as submodules of the modules it attaches to
+  and route their forward through it, leaving the base detector's parameter names intact;
+- ``trainable(name)``: which parameter names train (the freeze and the checkpoint filter);
+- ``describe(detector)``: what a tuned checkpoint must match to be loaded on a model.
+"""
+import hashlib
+from typing import Dict, List
+
+import torch
+from torch import nn
+
+
+class BaseTuner:
+    """Base class of tuners. Subclasses set ``method`` and implement ``inject``."""
+
+    method = ''
+
+    def inject(self, detector: nn.Module) -> None:
+        raise NotImplementedError
+
+    def trainable(self, name: str) -> bool:
+        """Whether the parameter (or buffer) ``name`` of the detector is tuned."""
+        raise NotImplementedError
+
+    def describe(self, detector: nn.Module) -> dict:
+        """The tuner's structure, as recorded in and checked against checkpoints."""
+        return dict(method=self.method)
+
+    def fingerprint_names(self, detector: nn.Module) -> List[str]:
+        """Names of frozen tensors hashed into the base fingerprint.
+
+        Eight frozen parameters spread evenly over the model: cheap to hash, and two
+        different trainings of the same architecture share none of them.
+        """
+        names = [n for n, _ in detector.named_parameters() if not self.trainable(n)]
+        if not names:
+            return []
+        step = max(1, len(names) // 8)
+        return names[::step][:8] + [names[-1]]
+
+    def base_identity(self, detector: nn.Module) -> dict:
+        """Identity of the base model: its class and a hash of a few frozen tensors."""
+        params = dict(detector.named_parameters())
+        digest = hashlib.sha256()
+        for name in sorted(set(self.fingerprint_names(detector))):
+            tensor = params[name].detach().float().cpu().contiguous()
+            digest.update(name.encode())
+            digest.update(str(tuple(tensor.shape)).encode())
+            digest.update(tensor.numpy().tobytes())
+        return dict(detector=type(detector).__name__, fingerprint=digest.hexdigest()[:16])
+
+    def adapter_state_dict(self, state_dict: Dict[str, torch.Tensor]) -> dict:
+        """The tuned entries of a full state dict."""
+        return {k: v for k, v in state_dict.items() if self.trainable(k)}
+
+    def __repr__(self) -> str:
+        fields = ', '.join(f'{k}={v!r}' for k, v in vars(self).items() if not k.startswith('_'))
+        return f'{type(self).__name__}({fields})'

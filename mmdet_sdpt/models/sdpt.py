@@ -1,0 +1,258 @@
+"""SDPT: Synchronous Dual Prompt Tuning (Zhou, Wu et al., ECCV 2024).
+
+One set of learnable *unified prototype tokens* P (K x D) per prompted fusion layer lives in
+the fusion attention's aligned space (D = embed_dim of mmdet's ``BiMultiHeadAttention``).
+Training-free inverse linear projections map P into both input streams of that attention:
+
+    X_v = (P - b_v) pinv(W_v^T)      (K, v_dim)   from the frozen ``v_proj``
+    X_l = (P - b_l) pinv(W_l^T)      (K, l_dim)   from the frozen ``l_proj``
+
+X_v is appended to the visual tokens and X_l to the text tokens given to the attention
+(after the block's layer norms), the text mask grows by K entries, and the K prompt rows are
+cut from both outputs, so every later module sees the shapes the detector expects.
+"""
+import math
+from typing import List, Optional, Sequence, Union
+
+import torch
+from mmdet.models.utils.vlfuse_helper import BiMultiHeadAttention
+from torch import Tensor, nn
+
+from ..registry import TUNERS
+from .base_tuner import BaseTuner
+
+MASK_VARIANTS = ('paper', 'reference')
+INITS = ('uniform', 'normal', 'xavier', 'zeros')
+
+
+@torch.no_grad()
+def inverse_projection(linear: nn.Linear) -> Tensor:
+    """Moore-Penrose pseudo-inverse of a Linear's weight, ``pinv(W^T)`` of shape (D, d).
+
+    Computed in fp32 with autocast off: a half-precision pinv is unreliable.
+    """
+    weight = linear.weight.detach().float()  # (D, d)
+    with torch.autocast(device_type=weight.device.type, enabled=False):
+        return torch.linalg.pinv(weight.t())
+
+
+class UnifiedPrototypeTokens(nn.Module):
+    """The K x D prompt of one fusion layer and its insertion into that layer's attention.
+
+    Attached as ``<attention>.sdpt`` and driven by forward hooks on the attention module, so
+    mmdet's ``BiMultiHeadAttention`` runs unmodified on the lengthened sequences.
+
+    Args:
+        num_tokens (int): K.
+        embed_dim (int): D, the attention's aligned space.
+        init (str): 'uniform' (U(-1, 1), as the reference code), 'normal', 'xavier' or 'zeros'.
+        mask (str): value of the K text-side prompt rows in the text mask. 'paper': visible
+            (both prompts interact with both modalities); 'reference': hidden, as the
+            authors' code pads with zeros (the text-side prompts are then inert).
+    """
+
+    is_tuner_module = True
+
+    def __init__(self, num_tokens: int, embed_dim: int, init: str = 'uniform',
+                 mask: str = 'paper'):
+        super().__init__()
+        if mask not in MASK_VARIANTS:
+            raise ValueError(f'SDPT mask must be one of {MASK_VARIANTS}, got {mask!r}')
+        self.num_tokens = num_tokens
+        self.mask = mask
+        self.tokens = nn.Parameter(torch.empty(num_tokens, embed_dim))
+        self.reset_parameters(init)
+        # pinv cache per projection: (key of the frozen weight it came from, pinv)
+        self._pinv = {}
+
+    @torch.no_grad()
+    def reset_parameters(self, init: str = 'uniform') -> None:
+        if init == 'uniform':
+            self.tokens.uniform_(-1.0, 1.0)
+        elif init == 'normal':
+            self.tokens.normal_(0.0, 1.0)
+        elif init == 'xavier':
+            nn.init.xavier_uniform_(self.tokens)
+        elif init == 'zeros':
+            self.tokens.zero_()
+        else:
+            raise ValueError(f'SDPT init must be one of {INITS}, got {init!r}')
+
+    def project(self, linear: nn.Linear, slot: str) -> Tensor:
+        """``(P - b) pinv(W^T)``: the tokens mapped into ``linear``'s input space, in fp32."""
+        # The pinv depends only on the frozen weight: cache it, and recompute only when the
+        # weight changes. Loading a checkpoint copies into it in place (bumps _version);
+        # moving the model gives it new storage (new data_ptr, device).
+        weight = linear.weight
+        key = (weight.data_ptr(), weight._version, weight.device)
+        if slot not in self._pinv or self._pinv[slot][0] != key:
+            self._pinv[slot] = (key, inverse_projection(linear))
+        pinv = self._pinv[slot][1]
+        bias = linear.bias.detach().float() if linear.bias is not None else 0.0
+        with torch.autocast(device_type=pinv.device.type, enabled=False):
+            return (self.tokens.float() - bias) @ pinv
+
+    # -- hooks on the attention module -------------------------------------------------
+    def insert(self, attn: BiMultiHeadAttention, args: tuple, kwargs: dict):
+        """forward pre-hook: append the prompts to both streams and extend the masks."""
+        vision, lang, mask_v, mask_l = _unpack(args, kwargs)
+        bsz, k = vision.size(0), self.num_tokens
+        x_v = self.project(attn.v_proj, 'v_proj').to(vision.dtype)  # (K, v_dim)
+        x_l = self.project(attn.l_proj, 'l_proj').to(lang.dtype)  # (K, l_dim)
+        vision = torch.cat([vision, x_v.expand(bsz, k, -1)], dim=1)
+        lang = torch.cat([lang, x_l.expand(bsz, k, -1)], dim=1)
+        if mask_v is not None:  # Grounding DINO's padding mask: prompts are never padding
+            mask_v = _extend_mask(mask_v, k, visible=True)
+        if mask_l is None and self.mask == 'reference':
+            mask_l = torch.ones(bsz, lang.size(1) - k, dtype=torch.long, device=lang.device)
+        if mask_l is not None:
+            mask_l = _extend_mask(mask_l, k, visible=self.mask == 'paper')
+        return (vision, lang), dict(attention_mask_v=mask_v, attention_mask_l=mask_l)
+
+    def strip(self, attn: BiMultiHeadAttention, args, kwargs, outputs):
+        """forward hook: the K prompt rows never leave the attention."""
+        out_v, out_l = outputs
+        return out_v[:, :-self.num_tokens], out_l[:, :-self.num_tokens]
+
+    def extra_repr(self) -> str:
+        return f'num_tokens={self.num_tokens}, embed_dim={self.tokens.size(1)}, mask={self.mask}'
+
+
+def _unpack(args: tuple, kwargs: dict):
+    names = ('vision', 'lang', 'attention_mask_v', 'attention_mask_l')
+    bound = dict(zip(names, args))
+    bound.update(kwargs)
+    return (bound['vision'], bound['lang'], bound.get('attention_mask_v'),
+            bound.get('attention_mask_l'))
+
+
+def _extend_mask(mask: Tensor, k: int, visible: bool) -> Tensor:
+    """Append K columns to a (B, N) mask in the mask's own convention.
+
+    mmdet's fusion masks come in two conventions: GLIP's integer text mask (1 = valid token)
+    and Grounding DINO's bool masks (True = padding).
+    """
+    if mask.dtype == torch.bool:
+        value = not visible
+    else:
+        value = 1 if visible else 0
+    pad = mask.new_full((mask.size(0), k), value)
+    return torch.cat([mask, pad], dim=1)
+
+
+def fusion_attentions(detector: nn.Module) -> List[str]:
+    """Paths of every ``BiMultiHeadAttention`` in the detector, in forward order."""
+    return [n for n, m in detector.named_modules() if isinstance(m, BiMultiHeadAttention)]
+
+
+@TUNERS.register_module()
+class SDPT(BaseTuner):
+    """Synchronous Dual Prompt Tuning on every detector that fuses through mmdet's
+    ``BiMultiHeadAttention`` (GLIP, Grounding DINO, MM-Grounding-DINO).
+
+    Args:
+        num_tokens (int): K, unified prototype tokens per prompted fusion layer.
+        layers ('all' | list[int]): which fusion layers carry prompts, as indices into the
+            detector's fusion layers in forward order (negative indices count from the last).
+        init (str): token initialisation: 'uniform' (reference), 'normal', 'xavier', 'zeros'.
+        mask (str): 'paper' (default; text-side prompts visible to image queries) or
+            'reference' (the authors' code: text-side prompts masked out, inert).
+        extra_trainable (list[str]): name fragments of base parameters that train as well
+            (the reference README's recipe); empty for the paper's setting.
+    """
+
+    method = 'SDPT'
+
+    def __init__(self, num_tokens: int = 8, layers: Union[str, Sequence[int]] = 'all',
+                 init: str = 'uniform', mask: str = 'paper',
+                 extra_trainable: Sequence[str] = ()):
+        if mask not in MASK_VARIANTS:
+            raise ValueError(f"SDPT mask must be one of {MASK_VARIANTS}, got {mask!r}")
+        if init not in INITS:
+            raise ValueError(f'SDPT init must be one of {INITS}, got {init!r}')
+        if num_tokens < 0:
+            raise ValueError(f'SDPT num_tokens must be >= 0, got {num_tokens}')
+        self.num_tokens = int(num_tokens)
+        self.layers = layers if layers == 'all' else [int(i) for i in layers]
+        self.init = init
+        self.mask = mask
+        self.extra_trainable = tuple(extra_trainable)
+        self.prompted: List[str] = []  # paths of the prompted attention modules
+        self.fusion_layers: List[str] = []
+
+    def _resolve_layers(self, detector: nn.Module) -> List[str]:
+        found = fusion_attentions(detector)
+        if not found:
+            raise ValueError(
+                f'SDPT needs a detector with vision-language fusion layers '
+                f'(mmdet BiMultiHeadAttention), but {type(detector).__name__} has none. '
+                'GLIP-T(A) (early_fuse=False) has no fusion layers: use GLIP-T(B), (C), '
+                'GLIP-T or GLIP-L, or set bbox_head.early_fuse=True.')
+        self.fusion_layers = found
+        if self.layers == 'all':
+            return found
+        bad = [i for i in self.layers if not -len(found) <= i < len(found)]
+        if bad:
+            raise ValueError(f'SDPT layers {bad} out of range: the detector has '
+                             f'{len(found)} fusion layers (indices 0..{len(found) - 1}).')
+        return [found[i] for i in sorted({i % len(found) for i in self.layers})]
+
+    def inject(self, detector: nn.Module) -> None:
+        paths = self._resolve_layers(detector)
+        self.prompted = paths if self.num_tokens > 0 else []
+        for path in self.prompted:
+            attn = detector.get_submodule(path)
+            prompts = UnifiedPrototypeTokens(self.num_tokens, attn.embed_dim, self.init,
+                                             self.mask)
+            attn.add_module('sdpt', prompts)
+            attn.register_forward_pre_hook(prompts.insert, with_kwargs=True)
+            attn.register_forward_hook(prompts.strip, with_kwargs=True)
+
+    def trainable(self, name: str) -> bool:
+        return '.sdpt.' in name or any(f in name for f in self.extra_trainable)
+
+    def describe(self, detector: nn.Module) -> dict:
+        dims = {}
+        for path in self.prompted:
+            attn = detector.get_submodule(path)
+            dims[path] = [attn.v_dim, attn.l_dim, attn.embed_dim]
+        return dict(method=self.method, num_tokens=self.num_tokens, mask=self.mask,
+                    layers=list(self.prompted), dims=dims,
+                    extra_trainable=list(self.extra_trainable))
+
+    def fingerprint_names(self, detector: nn.Module) -> List[str]:
+        # the inverse projections depend on exactly these frozen tensors
+        own = [f'{p}.{lin}.{t}' for p in self.fusion_layers for lin in ('v_proj', 'l_proj')
+               for t in ('weight', 'bias')]
+        return super().fingerprint_names(detector) + own
+
+    @staticmethod
+    def budget(total_params: int, fraction: float, embed_dim: int) -> int:
+        """layers x K that gives ``fraction`` of ``total_params`` (e.g. 0.0004 of GLIP-T)."""
+        return math.floor(total_params * fraction / embed_dim)
+
+
+def prompt_modules(detector: nn.Module) -> List[UnifiedPrototypeTokens]:
+    return [m for m in detector.modules() if isinstance(m, UnifiedPrototypeTokens)]
+
+
+def round_trip_error(detector: nn.Module) -> Optional[dict]:
+    """Relative error of v_proj(X_v) and l_proj(X_l) against P, averaged over layers.
+
+    A property of the method (d < D: each side keeps only the part of P in its projection's
+    image), reported by the trainable-parameter table, not a bug.
+    """
+    errs = {'image': [], 'text': []}
+    with torch.no_grad():
+        for m in detector.modules():
+            if isinstance(m, BiMultiHeadAttention) and isinstance(
+                    getattr(m, 'sdpt', None), UnifiedPrototypeTokens):
+                p = m.sdpt.tokens.float()
+                for side, slot in (('image', 'v_proj'), ('text', 'l_proj')):
+                    lin = getattr(m, slot)
+                    back = nn.functional.linear(m.sdpt.project(lin, slot),
+                                                lin.weight.float(), lin.bias.float())
+                    errs[side].append(((back - p).norm() / p.norm().clamp_min(1e-12)).item())
+    if not errs['image']:
+        return None
+    return {k: sum(v) / len(v) for k, v in errs.items()}

@@ -1,0 +1,157 @@
+"""Build a stock mmdet detector, let a tuner inject itself, freeze the rest.
+
+``TunedDetector`` is registered in mmdet's ``MODELS`` and returns the detector itself (a
+plain ``GLIP``, ``GroundingDINO``...), so parameter names stay mmdet's and a stock checkpoint
+loads as it is. A config turns any mmdet detector into a tuned one by changing its ``type``::
+
+    model = dict(type='TunedDetector', detector_type='GLIP',
+                 tuner=dict(type='SDPT', num_tokens=8),
+                 base_checkpoint='checkpoints/glip_tiny_mmdet-c24ce662.pth',
+                 ...)  # every other key: the detector's own config, as in mmdet
+
+Everything happens while the model is built, because mmengine's runner wraps the model
+for DDP and builds the optimizer right after: the freeze must already be in place then.
+The base weights are loaded here as well: ``tools/test.py CONFIG ADAPTER`` and ``--resume``
+replace ``load_from`` by an adapter-only checkpoint, which cannot carry them.
+"""
+import os.path as osp
+import types
+from typing import Optional, Sequence
+
+import torch
+from mmdet.registry import MODELS
+from mmengine.logging import print_log
+from mmengine.runner.checkpoint import _load_checkpoint
+from torch import nn
+
+from ..registry import POST_BUILD, TUNERS
+
+
+class BaseCheckpointError(RuntimeError):
+    """The base checkpoint named by the config is missing or does not fit the model."""
+
+
+@MODELS.register_module()
+def TunedDetector(detector_type: str,
+                  tuner: dict,
+                  base_checkpoint: Optional[str] = None,
+                  post_build: Sequence[dict] = (),
+                  strict_base: bool = True,
+                  allow_base_mismatch: bool = False,
+                  **detector_cfg) -> nn.Module:
+    """Build ``detector_type`` from ``detector_cfg``, apply ``post_build`` edits, inject
+    ``tuner``, freeze everything the tuner does not own, and load ``base_checkpoint``.
+
+    Args:
+        detector_type (str): registered mmdet detector, e.g. 'GLIP', 'GroundingDINO'.
+        tuner (dict): config of a registered tuner, e.g. ``dict(type='SDPT')``.
+        base_checkpoint (str, optional): full checkpoint of the base detector (mmdet keys).
+        post_build (list[dict]): registered model edits applied right after the build
+            (e.g. ``RebuildVLFusion`` for a tiny GLIP); empty for stock models.
+        strict_base (bool): the base checkpoint must provide every base tensor.
+        allow_base_mismatch (bool): load tuned checkpoints made on another base anyway
+            (with a warning) instead of stopping.
+    """
+    detector = MODELS.build(dict(type=detector_type, **detector_cfg))
+    for edit in post_build:
+        POST_BUILD.build(edit)(detector)
+    # Initialise now, with the tuner's tensors absent (they initialise themselves), then
+    # load the base: the runner's later init_weights() must not overwrite loaded weights.
+    detector.init_weights()
+    detector = attach_tuner(detector, TUNERS.build(tuner))
+    detector.allow_base_mismatch = allow_base_mismatch
+    if base_checkpoint:
+        load_base_checkpoint(detector, base_checkpoint, strict=strict_base)
+    return detector
+
+
+def attach_tuner(detector: nn.Module, tuner) -> nn.Module:
+    """Inject ``tuner`` into ``detector``, freeze all else, keep frozen modules in eval."""
+    tuner.inject(detector)
+    detector.tuner = tuner  # plain attribute: not a submodule, adds no parameter names
+    for name, param in detector.named_parameters():
+        param.requires_grad_(tuner.trainable(name))
+    detector.train = types.MethodType(_train_keeping_frozen_eval, detector)
+    detector.register_load_state_dict_post_hook(_adapter_only_is_complete)
+    detector.train(detector.training)
+    return detector
+
+
+def training_modules(model: nn.Module) -> set:
+    """Paths of the modules that run in training mode when the model trains: the tuner's
+    own modules, and base modules holding (directly or below them) a trainable tensor."""
+    tuner_paths = {n for n, m in model.named_modules() if getattr(m, 'is_tuner_module', False)}
+    paths = {''}  # the detector itself reports the mode it was set to
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        parts = name.split('.')[:-1]
+        prefixes = ['.'.join(parts[:i]) for i in range(len(parts) + 1)]
+        owner = next((p for p in prefixes if p in tuner_paths), None)
+        if owner is not None:  # a tuner tensor: its module trains, its base parent need not
+            paths.add(owner)
+        else:
+            paths.update(prefixes)
+    return paths
+
+
+def _train_keeping_frozen_eval(self: nn.Module, mode: bool = True) -> nn.Module:
+    # mmengine's loops call model.train() every epoch and after each validation. Frozen
+    # modules stay in eval mode (no dropout, drop-path, DropBlock, BN statistics updates),
+    # prompted attention modules included: their own weights are frozen, so a tuned model
+    # computes exactly what the frozen model computes, plus the tuner's effect.
+    nn.Module.train(self, mode)
+    if mode:
+        keep = training_modules(self)
+        for name, module in self.named_modules():
+            module.training = name in keep
+    return self
+
+
+def _adapter_only_is_complete(module: nn.Module, incompatible_keys) -> None:
+    """Loading an adapter-only checkpoint (resume, tools/test.py) misses every base tensor
+    by design: they come from ``base_checkpoint``. Do not report them as missing."""
+    tuner = module.tuner
+    missing = incompatible_keys.missing_keys
+    tuned_missing = [k for k in missing if tuner.trainable(k)]
+    tuned_total = [k for k in module.state_dict() if tuner.trainable(k)]
+    if tuned_total and not tuned_missing:
+        missing[:] = [k for k in missing if tuner.trainable(k)]
+
+
+def load_base_checkpoint(detector: nn.Module, path: str, strict: bool = True) -> None:
+    """Load a full checkpoint of the base detector (not the tuner's tensors) into it."""
+    if not osp.isfile(path):
+        raise BaseCheckpointError(
+            f'base checkpoint {path!r} not found. Set it with '
+            f'--cfg-options model.base_checkpoint=/path/to/base.pth (a full mmdet '
+            f'checkpoint of the base detector; official GLIP weights: convert them with '
+            f'tools/model_converters/glip_to_mmdet.py).')
+    ckpt = _load_checkpoint(path, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+    state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
+    tuner = detector.tuner
+    own = detector.state_dict()
+    mismatched = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
+                  for k, v in state.items() if k in own and own[k].shape != v.shape]
+    if mismatched:
+        raise BaseCheckpointError(
+            f'base checkpoint {path!r} does not fit this {type(detector).__name__}: '
+            f'{len(mismatched)} tensors differ in shape, e.g. {mismatched[:3]}. '
+            'Use the base checkpoint made for this model config.')
+    base_state = {k: v for k, v in state.items() if not tuner.trainable(k)}
+    result = detector.load_state_dict(base_state, strict=False)
+    missing = [k for k in result.missing_keys
+               if not tuner.trainable(k) and 'num_batches_tracked' not in k]
+    if missing and strict:
+        raise BaseCheckpointError(
+            f'base checkpoint {path!r} lacks {len(missing)} tensors of this '
+            f'{type(detector).__name__}, e.g. {missing[:3]}. Use the base checkpoint made '
+            'for this model config, or set model.strict_base=False to load it anyway.')
+    if missing or result.unexpected_keys:
+        print_log(f'base checkpoint {path}: {len(missing)} missing, '
+                  f'{len(result.unexpected_keys)} unexpected tensors '
+                  f'(e.g. {(missing + result.unexpected_keys)[:3]})',
+                  logger='current', level=30)
+    print_log(f'Loaded base weights of {type(detector).__name__} from {path}',
+              logger='current')

@@ -1,0 +1,10 @@
+"""Registries of mmdet-sdpt.
+
+Detectors, hooks and optimizer constructors go into mmdet's own registries (configs
+inherited from mmdet carry ``_scope_='mmdet'``). Two small registries of our own hold what
+mmdet has no place for: parameter-efficient *tuners* and *post-build* model edits.
+"""
+from mmengine.registry import Registry
+
+TUNERS = Registry('tuner', locations=['mmdet_sdpt.models'])
+POST_BUILD = Registry('post-build model edit', locations=['mmdet_sdpt.models'])

@@ -1,0 +1,12 @@
+"""mmdet's tools/test.py (same CLI: CONFIG CHECKPOINT, --work-dir, --out, --cfg-options,
+--launcher, --tta...), with mmdet_sdpt registered first. mmdet ships the script in its wheel."""
+import os.path as osp
+import runpy
+
+import mmdet
+
+import mmdet_sdpt  # noqa: F401  registers tuners, hooks and TunedDetector
+
+if __name__ == '__main__':
+    runpy.run_path(osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'test.py'),
+                   run_name='__main__')
