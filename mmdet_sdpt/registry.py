@@ -6,5 +6,6 @@ mmdet has no place for: parameter-efficient *tuners* and *post-build* model edit
 """
 from mmengine.registry import Registry
 
-TUNERS = Registry('tuner', locations=['mmdet_sdpt.models'])
-POST_BUILD = Registry('post-build model edit', locations=['mmdet_sdpt.models'])
+# scope 'mmdet': built while mmdet is the default scope (configs inherited from mmdet)
+TUNERS = Registry('tuner', scope='mmdet', locations=['mmdet_sdpt.models'])
+POST_BUILD = Registry('post-build model edit', scope='mmdet', locations=['mmdet_sdpt.models'])

@@ -1,5 +1,9 @@
+import logging
+
 from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.optim import DefaultOptimWrapperConstructor
+
+from ..utils.logging import quiet_current_logger
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -8,7 +12,9 @@ class TrainableOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     that train: the optimizer never sees the frozen detector."""
 
     def __call__(self, model):
-        optim_wrapper = super().__call__(model)
+        # mmengine warns once per frozen tensor it skips (a thousand lines for GLIP-T)
+        with quiet_current_logger(logging.ERROR):
+            optim_wrapper = super().__call__(model)
         optimizer = optim_wrapper.optimizer
         groups = []
         for group in optimizer.param_groups:

@@ -25,6 +25,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
 from ..registry import POST_BUILD, TUNERS
+from ..utils.logging import quiet_current_logger
 
 
 class BaseCheckpointError(RuntimeError):
@@ -57,7 +58,8 @@ def TunedDetector(detector_type: str,
         POST_BUILD.build(edit)(detector)
     # Initialise now, with the tuner's tensors absent (they initialise themselves), then
     # load the base: the runner's later init_weights() must not overwrite loaded weights.
-    detector.init_weights()
+    with quiet_current_logger():  # outside a runner it would print one line per tensor
+        detector.init_weights()
     detector = attach_tuner(detector, TUNERS.build(tuner))
     detector.allow_base_mismatch = allow_base_mismatch
     if base_checkpoint:

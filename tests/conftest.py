@@ -1,0 +1,99 @@
+"""Shared fixtures: a tiny GLIP from random weights, a local tiny BERT, generated data.
+
+Nothing here touches the network: the BERT is written to a temp dir with a generated
+vocabulary, the images are drawn by mmdet_sdpt.datasets.make_shapes_dataset.
+"""
+import copy
+import os
+import os.path as osp
+import warnings
+
+import pytest
+import torch
+
+warnings.filterwarnings('ignore')
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY_CONFIG = osp.join(ROOT, 'configs', 'sdpt', 'tiny-glip_shapes.py')
+CLASSES = ('circle', 'square', 'triangle')
+
+
+@pytest.fixture(scope='session')
+def tiny_env(tmp_path_factory):
+    """Environment of the tiny config: a BERT dir and a generated shapes dataset."""
+    from mmdet_sdpt.datasets import make_shapes_dataset
+    from mmdet_sdpt.utils import make_tiny_bert
+    root = tmp_path_factory.mktemp('tiny')
+    env = dict(TINY_BERT_DIR=make_tiny_bert(str(root / 'bert'), [' '.join(CLASSES)]),
+               SHAPES_ROOT=str(root / 'shapes'))
+    make_shapes_dataset(env['SHAPES_ROOT'], 'train', 8, seed=1)
+    make_shapes_dataset(env['SHAPES_ROOT'], 'val', 4, seed=2)
+    os.environ.update(env)
+    return env
+
+
+@pytest.fixture(scope='session')
+def tiny_cfg(tiny_env):
+    import mmdet_sdpt  # noqa: F401
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    register_all_modules()
+    return Config.fromfile(TINY_CONFIG)
+
+
+@pytest.fixture(scope='session')
+def build_tiny(tiny_cfg):
+    """build_tiny(seed=0, **model_overrides) -> a tuned tiny GLIP in eval mode."""
+    from mmdet.registry import MODELS
+
+    def build(seed=0, tuner=None, **overrides):
+        cfg = copy.deepcopy(tiny_cfg.model)
+        if tuner is not None:
+            cfg.tuner.update(tuner)
+        cfg.update(overrides)
+        torch.manual_seed(seed)
+        return MODELS.build(cfg).eval()
+
+    return build
+
+
+@pytest.fixture(scope='session')
+def base_checkpoint(build_tiny, tmp_path_factory):
+    """A full base checkpoint of the tiny GLIP (random weights, seed 0), prompts excluded."""
+    model = build_tiny(seed=0)
+    state = {k: v for k, v in model.state_dict().items() if '.sdpt.' not in k}
+    path = str(tmp_path_factory.mktemp('base') / 'tiny_glip_base.pth')
+    torch.save({'state_dict': state, 'meta': {}}, path)
+    return path
+
+
+def make_batch(num_images=2, size=128, seed=0, text=CLASSES):
+    """(inputs, data_samples) as GLIP's loss/predict expect them, with ground truth."""
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    g = torch.Generator().manual_seed(seed)
+    inputs = torch.rand(num_images, 3, size, size, generator=g) * 255
+    samples = []
+    for i in range(num_images):
+        s = DetDataSample(metainfo=dict(
+            img_shape=(size, size), ori_shape=(size, size), pad_shape=(size, size),
+            batch_input_shape=(size, size), scale_factor=(1.0, 1.0), text=text,
+            custom_entities=True))
+        s.gt_instances = InstanceData(bboxes=torch.tensor([[10.0, 12.0, 70.0, 80.0]]),
+                                      labels=torch.tensor([i % len(text)]))
+        samples.append(s)
+    return inputs, samples
+
+
+def head_outputs(model, inputs, samples):
+    """GLIP's raw head outputs (cls logits, boxes, centerness per level), in one list."""
+    texts = [s.text for s in samples]
+    tokenized, caption, _, _ = model.get_tokens_and_prompts(texts[0], True)
+    lang = model.language_model([caption] * len(samples))
+    feats = model.extract_feat(inputs)
+    outs = model.bbox_head(feats, lang)
+    return [t for level in outs for t in level]
+
+
+def total_loss(model, inputs, samples):
+    losses = model.loss(inputs, copy.deepcopy(samples))
+    return sum(v for v in losses.values() if isinstance(v, torch.Tensor))

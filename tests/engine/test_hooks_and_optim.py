@@ -1,0 +1,63 @@
+"""The runner-side pieces: the optimizer constructor, the frozen-set hook, the table."""
+import types
+
+import pytest
+import torch
+
+from mmdet_sdpt.engine import FrozenSetHook, TrainableOptimWrapperConstructor, trainable_table
+
+
+def _optim(model, **paramwise):
+    return TrainableOptimWrapperConstructor(
+        dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-2, weight_decay=0.01)),
+        paramwise or None)(model)
+
+
+def test_optimizer_sees_only_trainable_tensors(build_tiny):
+    model = build_tiny()
+    for paramwise in ({}, dict(custom_keys={'norm': dict(decay_mult=0.0)})):
+        wrapper = _optim(model, **paramwise)
+        params = [p for g in wrapper.optimizer.param_groups for p in g['params']]
+        assert {id(p) for p in params} == {id(p) for p in model.parameters() if p.requires_grad}
+
+
+def test_nothing_to_train_is_refused(build_tiny):
+    with pytest.raises(ValueError, match='nothing to optimise'):
+        _optim(build_tiny(tuner=dict(num_tokens=0)))
+
+
+def _runner(model, optim_wrapper):
+    return types.SimpleNamespace(model=model, optim_wrapper=optim_wrapper, iter=0)
+
+
+def test_frozen_set_hook_accepts_a_built_model_and_logs_the_table(build_tiny, capsys):
+    model = build_tiny()
+    FrozenSetHook().before_train(_runner(model, _optim(model)))
+    rows = trainable_table(model)
+    assert rows[-1][0] == 'all' and rows[-1][1] == f'{2 * 4 * 256:,}'
+    assert [r[0] for r in rows if r[0] == 'tuner'] == ['tuner']
+
+
+def test_frozen_set_hook_catches_a_thawed_tensor(build_tiny):
+    model = build_tiny()
+    model.backbone.patch_embed.projection.weight.requires_grad_(True)
+    with pytest.raises(RuntimeError, match='do not follow the freeze'):
+        FrozenSetHook().before_train(_runner(model, None))
+
+
+def test_frozen_set_hook_catches_frozen_tensors_in_the_optimizer(build_tiny):
+    from mmengine.optim import DefaultOptimWrapperConstructor
+    model = build_tiny()
+    wrapper = DefaultOptimWrapperConstructor(
+        dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-2)))(model)
+    with pytest.raises(RuntimeError, match="constructor='TrainableOptimWrapperConstructor'"):
+        FrozenSetHook().before_train(_runner(model, wrapper))
+
+
+def test_frozen_set_hook_catches_frozen_modules_in_training_mode(build_tiny):
+    model = build_tiny()
+    torch.nn.Module.train(model)  # what a plain train() without our override would do
+    with pytest.raises(RuntimeError, match='frozen modules are in training mode'):
+        FrozenSetHook().before_train_iter(_runner(model, None), 0)
+    model.train()
+    FrozenSetHook().before_train_iter(_runner(model, None), 0)
