@@ -18,4 +18,4 @@ model = dict(
     neck=dict(in_channels=[64, 128, 256]),
     bbox_head=dict(num_classes=3, num_dyhead_blocks=2, lang_model_name=lang_model_name),
     language_model=dict(name=lang_model_name),
-    test_cfg=dict(nms_pre=200, max_per_img=50))
+    test_cfg=dict(nms_pre=200, max_per_img=50, score_thr=0.001))
