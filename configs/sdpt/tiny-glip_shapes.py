@@ -15,7 +15,7 @@ pipeline = [
 ]
 train_dataloader = dict(
     _delete_=True, batch_size=2, num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='InfiniteSampler', shuffle=True),  # iteration-based schedule
     dataset=dict(type='CocoDataset', data_root=data_root, metainfo=metainfo,
                  ann_file='annotations/train.json', data_prefix=dict(img='train/'),
                  filter_cfg=dict(filter_empty_gt=True), pipeline=pipeline,

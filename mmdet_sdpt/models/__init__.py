@@ -1,9 +1,10 @@
 from .base_tuner import BaseTuner
+from .full import FullFineTuning
 from .post_build import DisableDCN, RebuildVLFusion
 from .sdpt import SDPT, UnifiedPrototypeTokens, inverse_projection
 from .tuned_detector import TunedDetector, attach_tuner, load_base_checkpoint
 
 __all__ = [
-    'BaseTuner', 'SDPT', 'UnifiedPrototypeTokens', 'inverse_projection', 'TunedDetector',
+    'BaseTuner', 'FullFineTuning', 'SDPT', 'UnifiedPrototypeTokens', 'inverse_projection', 'TunedDetector',
     'attach_tuner', 'load_base_checkpoint', 'RebuildVLFusion', 'DisableDCN'
 ]

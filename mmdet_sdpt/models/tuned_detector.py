@@ -135,7 +135,8 @@ def load_base_checkpoint(detector: nn.Module, path: str, strict: bool = True) ->
     tuner = detector.tuner
     own = detector.state_dict()
     mismatched = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
-                  for k, v in state.items() if k in own and own[k].shape != v.shape]
+                  for k, v in state.items()
+                  if k in own and not tuner.trainable(k) and own[k].shape != v.shape]
     if mismatched:
         raise BaseCheckpointError(
             f'base checkpoint {path!r} does not fit this {type(detector).__name__}: '

@@ -23,8 +23,14 @@ def tiny_vocab(words: Iterable[str]) -> list:
 
 
 def make_tiny_bert(out_dir: str, words: Iterable[str] = (), hidden_size: int = 64,
-                   num_layers: int = 2, num_heads: int = 2, seed: int = 0) -> str:
-    """Write config, vocab, tokenizer and random weights of a small BERT to ``out_dir``."""
+                   num_layers: int = 2, num_heads: int = 2, seed: int = 0,
+                   vocab_size: int = 0, intermediate_size: int = 0) -> str:
+    """Write config, vocab, tokenizer and random weights of a small BERT to ``out_dir``.
+
+    ``vocab_size`` / ``intermediate_size`` (0: from the vocabulary / 4 x hidden) let it take
+    bert-base-uncased's sizes (30522 / 3072 with hidden 768, 12 layers, 12 heads) when a
+    full-size model is measured without downloading one.
+    """
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
@@ -33,9 +39,10 @@ def make_tiny_bert(out_dir: str, words: Iterable[str] = (), hidden_size: int = 6
     vocab_file = osp.join(out_dir, 'vocab.txt')
     with open(vocab_file, 'w') as f:
         f.write('\n'.join(vocab) + '\n')
-    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden_size,
+    config = BertConfig(vocab_size=max(vocab_size, len(vocab)), hidden_size=hidden_size,
                         num_hidden_layers=num_layers, num_attention_heads=num_heads,
-                        intermediate_size=4 * hidden_size, max_position_embeddings=512)
+                        intermediate_size=intermediate_size or 4 * hidden_size,
+                        max_position_embeddings=512)
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:

@@ -74,3 +74,36 @@ def test_test_tool_refuses_an_adapter_tuned_on_another_base(trained, tmp_path):
     out = run_tool('test.py', TINY_CONFIG, os.path.join(work_dir, 'iter_4.pth'),
                    '--work-dir', str(tmp_path))  # no base checkpoint: random weights
     assert out.returncode != 0 and 'tuned on base' in out.stderr
+
+
+def test_merge_gives_base_plus_adapter(trained, base_checkpoint, tmp_path, tiny_cfg):
+    from mmdet.registry import MODELS
+    from mmengine.runner import load_checkpoint
+    work_dir, _ = trained
+    adapter_path, out = os.path.join(work_dir, 'iter_4.pth'), str(tmp_path / 'merged.pth')
+    res = run_tool('merge_adapter.py', TINY_CONFIG, adapter_path, out, '--cfg-options',
+                   f'model.base_checkpoint={base_checkpoint}')
+    assert res.returncode == 0, res.stderr[-3000:]
+    merged = torch.load(out, weights_only=False)
+    adapter = torch.load(adapter_path, weights_only=False)
+    base = torch.load(base_checkpoint)['state_dict']
+    state = merged['state_dict']
+    prompt_keys = {k for k in state if '.sdpt.' in k}
+    assert prompt_keys == set(adapter['state_dict']) and set(state) == set(base) | prompt_keys
+    for key, value in state.items():
+        expected = adapter['state_dict'][key] if key in prompt_keys else base[key]
+        assert torch.equal(value, expected), key
+    assert 'adapter' not in merged['meta']  # a full checkpoint is not taken for an adapter
+    model = MODELS.build(tiny_cfg.model)  # no base checkpoint: random weights
+    load_checkpoint(model, out, map_location='cpu', strict=True)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+
+
+def test_merge_refuses_an_adapter_of_another_tuner(trained, base_checkpoint, tmp_path):
+    work_dir, _ = trained
+    out = str(tmp_path / 'wrong.pth')
+    res = run_tool('merge_adapter.py', TINY_CONFIG, os.path.join(work_dir, 'iter_4.pth'), out,
+                   '--cfg-options', f'model.base_checkpoint={base_checkpoint}',
+                   'model.tuner.num_tokens=8')
+    assert res.returncode != 0 and 'AdapterMismatchError' in res.stderr
+    assert 'num_tokens=4' in res.stderr and not os.path.exists(out)
