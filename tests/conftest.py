@@ -14,6 +14,7 @@ import torch
 warnings.filterwarnings('ignore')
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(ROOT, 'configs', 'sdpt', 'tiny-glip_shapes.py')
+TINY_GDINO_CONFIG = osp.join(ROOT, 'configs', 'sdpt', 'tiny-gdino_shapes.py')
 CLASSES = ('circle', 'square', 'triangle')
 
 
@@ -40,13 +41,11 @@ def tiny_cfg(tiny_env):
     return Config.fromfile(TINY_CONFIG)
 
 
-@pytest.fixture(scope='session')
-def build_tiny(tiny_cfg):
-    """build_tiny(seed=0, **model_overrides) -> a tuned tiny GLIP in eval mode."""
+def _builder(model_cfg):
     from mmdet.registry import MODELS
 
     def build(seed=0, tuner=None, **overrides):
-        cfg = copy.deepcopy(tiny_cfg.model)
+        cfg = copy.deepcopy(model_cfg)
         if tuner is not None:
             cfg.tuner.update(tuner)
         cfg.update(overrides)
@@ -54,6 +53,25 @@ def build_tiny(tiny_cfg):
         return MODELS.build(cfg).eval()
 
     return build
+
+
+@pytest.fixture(scope='session')
+def build_tiny(tiny_cfg):
+    """build_tiny(seed=0, tuner=None, **model_overrides) -> a tuned tiny GLIP, eval mode;
+    ``tuner`` is merged into the config's SDPT settings."""
+    return _builder(tiny_cfg.model)
+
+
+@pytest.fixture(scope='session')
+def tiny_gdino_cfg(tiny_env):
+    from mmengine.config import Config
+    return Config.fromfile(TINY_GDINO_CONFIG)
+
+
+@pytest.fixture(scope='session')
+def build_tiny_gdino(tiny_gdino_cfg):
+    """Like build_tiny, for the tiny Grounding DINO."""
+    return _builder(tiny_gdino_cfg.model)
 
 
 @pytest.fixture(scope='session')
@@ -66,16 +84,31 @@ def base_checkpoint(build_tiny, tmp_path_factory):
     return path
 
 
-def make_batch(num_images=2, size=128, seed=0, text=CLASSES):
-    """(inputs, data_samples) as GLIP's loss/predict expect them, with ground truth."""
+@pytest.fixture(scope='session')
+def gdino_base_checkpoint(build_tiny_gdino, tmp_path_factory):
+    """A full base checkpoint of the tiny Grounding DINO (random weights, seed 0)."""
+    model = build_tiny_gdino(seed=0)
+    state = {k: v for k, v in model.state_dict().items() if '.sdpt.' not in k}
+    path = str(tmp_path_factory.mktemp('gdino_base') / 'tiny_gdino_base.pth')
+    torch.save({'state_dict': state, 'meta': {}}, path)
+    return path
+
+
+def make_batch(num_images=2, size=128, seed=0, text=CLASSES, shapes=None):
+    """(inputs, data_samples) as GLIP's loss/predict expect them, with ground truth.
+    ``shapes``: each image's (h, w) inside the padded ``size`` x ``size`` batch."""
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
     g = torch.Generator().manual_seed(seed)
     inputs = torch.rand(num_images, 3, size, size, generator=g) * 255
+    shapes = shapes or [(size, size)] * num_images
     samples = []
     for i in range(num_images):
+        h, w = shapes[i]
+        inputs[i, :, h:, :] = 0
+        inputs[i, :, :, w:] = 0
         s = DetDataSample(metainfo=dict(
-            img_shape=(size, size), ori_shape=(size, size), pad_shape=(size, size),
+            img_shape=(h, w), ori_shape=(h, w), pad_shape=(size, size),
             batch_input_shape=(size, size), scale_factor=(1.0, 1.0), text=text,
             custom_entities=True))
         s.gt_instances = InstanceData(bboxes=torch.tensor([[10.0, 12.0, 70.0, 80.0]]),

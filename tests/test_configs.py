@@ -8,33 +8,51 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from tests.conftest import ROOT, TINY_CONFIG
+from tests.conftest import ROOT, TINY_CONFIG, TINY_GDINO_CONFIG
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'sdpt', '*.py')))
-GLIP_T_PARAMS = 231_759_662  # mmdet GLIP-T, BERT-base config (benchmarks/param_count.py)
+GLIP_T_PARAMS = 231_759_662
+GDINO_T_PARAMS = 172_932_637  # MM-GDINO-T: 172,977,693
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_config_is_set_up_for_tuning(path, tiny_env):
     cfg = Config.fromfile(path)
-    assert cfg.model.type == 'TunedDetector' and cfg.model.detector_type == 'GLIP'
-    assert cfg.model.bbox_head.early_fuse  # the GLIP variant with fusion layers
-    # reentrant checkpointing would starve the prompts of gradients
-    assert cfg.model.bbox_head.use_checkpoint is False
+    assert cfg.model.type == 'TunedDetector'
+    if cfg.model.detector_type == 'GLIP':
+        assert cfg.model.bbox_head.early_fuse  # the GLIP variant with fusion layers
+        # reentrant checkpointing would starve the prompts of gradients
+        assert cfg.model.bbox_head.use_checkpoint is False
+    else:
+        assert cfg.model.detector_type == 'GroundingDINO'
+        assert cfg.model.encoder.num_cp == 0  # fairscale checkpointing: off
+        init = cfg.model.backbone.get('init_cfg')
+        assert not init or init.get('type') != 'Pretrained'  # no download at init
     assert cfg.load_from is None  # base weights come from model.base_checkpoint
     assert cfg.optim_wrapper.constructor == 'TrainableOptimWrapperConstructor'
     assert {h['type'] for h in cfg.custom_hooks} >= {'FrozenSetHook', 'AdapterCheckpointHook'}
     assert 'mmdet_sdpt' in cfg.custom_imports['imports']
 
 
-@pytest.mark.parametrize('name', ['glip_t_coco.py', 'glip_t_odinw.py'])
-def test_glip_t_default_budget_is_about_0_04_percent(name):
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'sdpt', name))
+# total parameters at full size, random weights, BERT-base config (benchmarks/param_count.py)
+FULL_SIZE = {'GLIP': (GLIP_T_PARAMS, 2048, 6), 'GroundingDINO': (GDINO_T_PARAMS, 1024, 6)}
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if 'tiny' not in p], ids=osp.basename)
+def test_default_budget_is_about_0_04_percent(path):
+    cfg = Config.fromfile(path)
+    total, width, layers = FULL_SIZE[cfg.model.detector_type]
     tuner = cfg.model.tuner
-    layers = cfg.model.bbox_head.get('num_dyhead_blocks', 6) if tuner.layers == 'all' else len(
-        tuner.layers)
-    fraction = layers * tuner.num_tokens * 2048 / GLIP_T_PARAMS
-    assert 0.0003 < fraction < 0.0005
+    layers = layers if tuner.layers == 'all' else len(tuner.layers)
+    assert 0.00035 < layers * tuner.num_tokens * width / total < 0.00045
+
+
+def test_grounding_dino_configs_build_without_fairscale(tiny_env):
+    from mmdet.registry import MODELS
+    with pytest.raises(ImportError):
+        import fairscale  # noqa: F401
+    model = MODELS.build(Config.fromfile(TINY_GDINO_CONFIG).model)
+    assert model.tuner.prompted
 
 
 def test_paths_are_variables_a_user_overrides(monkeypatch):

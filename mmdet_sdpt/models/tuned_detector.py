@@ -14,6 +14,7 @@ for DDP and builds the optimizer right after: the freeze must already be in plac
 The base weights are loaded here as well: ``tools/test.py CONFIG ADAPTER`` and ``--resume``
 replace ``load_from`` by an adapter-only checkpoint, which cannot carry them.
 """
+import logging
 import os.path as osp
 import types
 from typing import Optional, Sequence
@@ -60,11 +61,20 @@ def TunedDetector(detector_type: str,
     # load the base: the runner's later init_weights() must not overwrite loaded weights.
     with quiet_current_logger():  # outside a runner it would print one line per tensor
         detector.init_weights()
+    # The runner calls init_weights() again before training; some detectors (DINO-style
+    # ones: Grounding DINO) re-initialise parts unconditionally there, which would
+    # overwrite the base weights loaded below. Initialised once, here, is enough.
+    detector.init_weights = types.MethodType(_initialised_at_build, detector)
     detector = attach_tuner(detector, TUNERS.build(tuner))
     detector.allow_base_mismatch = allow_base_mismatch
     if base_checkpoint:
         load_base_checkpoint(detector, base_checkpoint, strict=strict_base)
     return detector
+
+
+def _initialised_at_build(self) -> None:
+    print_log(f'{type(self).__name__} was initialised when it was built (TunedDetector): '
+              'init_weights() skipped', logger='current', level=logging.DEBUG)
 
 
 def attach_tuner(detector: nn.Module, tuner) -> nn.Module:

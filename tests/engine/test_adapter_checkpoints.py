@@ -121,3 +121,15 @@ def test_adapter_only_load_reports_no_missing_base_tensors(build_tiny, base_chec
     finally:
         ckpt_mod.print_log = orig
     assert len(messages) == 1 and 'sdpt' in messages[0]
+
+
+@pytest.mark.parametrize('builder', ['build_tiny', 'build_tiny_gdino'])
+def test_runner_init_weights_keeps_the_base_weights(builder, request, base_checkpoint,
+                                                    gdino_base_checkpoint):
+    """mmengine's runner calls init_weights() after the build; Grounding DINO's
+    re-initialises its transformer unconditionally there."""
+    base = base_checkpoint if builder == 'build_tiny' else gdino_base_checkpoint
+    model = request.getfixturevalue(builder)(seed=3, base_checkpoint=base)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.init_weights()
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

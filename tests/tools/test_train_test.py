@@ -107,3 +107,21 @@ def test_merge_refuses_an_adapter_of_another_tuner(trained, base_checkpoint, tmp
                    'model.tuner.num_tokens=8')
     assert res.returncode != 0 and 'AdapterMismatchError' in res.stderr
     assert 'num_tokens=4' in res.stderr and not os.path.exists(out)
+
+
+def test_grounding_dino_trains_and_tests_end_to_end(tiny_env, gdino_base_checkpoint,
+                                                    tmp_path):
+    from tests.conftest import TINY_GDINO_CONFIG
+    base = f'model.base_checkpoint={gdino_base_checkpoint}'
+    out = run_tool('train.py', TINY_GDINO_CONFIG, '--work-dir', str(tmp_path), '--cfg-options',
+                   base, 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+                   'default_hooks.checkpoint.interval=2')
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'Trainable parameters of SDPT' in out.stdout + out.stderr
+    ckpt = os.path.join(str(tmp_path), 'iter_2.pth')
+    assert torch.load(ckpt, weights_only=False)['meta']['adapter']['base']['detector'] == (
+        'GroundingDINO')
+    out = run_tool('test.py', TINY_GDINO_CONFIG, ckpt, '--work-dir', str(tmp_path / 'test'),
+                   '--cfg-options', base)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert 'coco/bbox_mAP' in out.stdout + out.stderr

@@ -1,0 +1,30 @@
+# SDPT, MM-Grounding-DINO-T, one ODinW dataset per run (the paper tunes and reports each dataset on its
+# own, then averages). Choose the dataset with ODINW_DATASET (names as in mmdet's ODinW
+# configs, e.g. AerialMaritimeDrone, Aquarium, ..., VehiclesOpenImages) and the data root
+# with ODINW_ROOT (GLIP's layout: data/odinw/<dataset folder>/{train,valid,test}/...):
+#   ODINW_DATASET=Raccoon bash tools/dist_train.sh configs/sdpt/mm-gdino_t_odinw.py 8
+#   ODINW_DATASET=Raccoon python tools/test.py configs/sdpt/mm-gdino_t_odinw.py \
+#       work_dirs/mm-gdino_t_odinw/Raccoon/epoch_12.pth
+# Trains on train/, validates on valid/, tests on test/. Class names, folders and caption
+# prompts come from mmdet's shipped ODinW configs (mmdet_sdpt.datasets.ODinWDataset).
+_base_ = '../_base_/models/sdpt_mm-gdino_t.py'
+
+odinw_dataset = '{{$ODINW_DATASET:AerialMaritimeDrone}}'
+odinw_root = '{{$ODINW_ROOT:data/odinw/}}'
+odinw_suite = '{{$ODINW_SUITE:odinw13}}'  # or odinw35 (its names differ a little)
+work_dir = './work_dirs/mm-gdino_t_odinw/{{$ODINW_DATASET:AerialMaritimeDrone}}'
+
+train_dataloader = dict(
+    dataset=dict(_delete_=True, type='ODinWDataset', name=odinw_dataset, split='train',
+                 data_root=odinw_root, suite=odinw_suite, filter_cfg=dict(filter_empty_gt=True),
+                 pipeline=_base_.train_pipeline))
+val_dataloader = dict(
+    dataset=dict(_delete_=True, type='ODinWDataset', name=odinw_dataset, split='valid',
+                 data_root=odinw_root, suite=odinw_suite, test_mode=True, pipeline=_base_.test_pipeline))
+test_dataloader = dict(
+    dataset=dict(_delete_=True, type='ODinWDataset', name=odinw_dataset, split='test',
+                 data_root=odinw_root, suite=odinw_suite, test_mode=True, pipeline=_base_.test_pipeline))
+# ground truth taken from the dataset itself (its split's COCO json, loaded by the dataset)
+val_evaluator = dict(_delete_=True, type='CocoMetric', metric='bbox')
+test_evaluator = val_evaluator
+default_hooks = dict(checkpoint=dict(save_best='coco/bbox_mAP', rule='greater'))
