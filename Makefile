@@ -13,8 +13,9 @@ test: env
 	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
+# the embedded demo: SDPT on the committed tiny GLIP base, generated shapes, ~3 min on CPU
 demo: env
-	$(PY) tools/quickstart.py $(DEMO_ARGS)
+	$(PY) tools/train.py configs/sdpt/demo_tiny-glip_synthetic.py --work-dir work_dirs/demo $(DEMO_ARGS)
 
 clean:
-	rm -rf work_dirs outputs
+	rm -rf work_dirs outputs data/demo

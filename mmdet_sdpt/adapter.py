@@ -4,9 +4,7 @@
 was tuned on (detector class and a fingerprint of a few frozen tensors). Loading checks both
 and stops with one error that names the fix.
 """
-import os
 import os.path as osp
-import tempfile
 import warnings
 from typing import Union
 
@@ -14,6 +12,8 @@ import torch
 from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
+
+from .utils.atomic_io import atomic_write
 
 FORMAT = 'mmdet_sdpt.adapter/1'
 
@@ -49,9 +49,11 @@ def to_adapter_checkpoint(model: nn.Module, checkpoint: dict) -> dict:
     return checkpoint
 
 
-def _describe(tuner_meta: dict) -> str:
-    keys = ('method', 'num_tokens', 'mask', 'layers')
-    return ', '.join(f'{k}={tuner_meta[k]}' for k in keys if k in tuner_meta)
+def _differences(theirs: dict, ours: dict) -> str:
+    """The knobs in which two tuner descriptions differ, e.g. "num_tokens=4 vs 8"."""
+    keys = [k for k in dict.fromkeys(list(theirs) + list(ours)) if theirs.get(k) != ours.get(k)]
+    return '; '.join(f'{k}={theirs.get(k)} (checkpoint) vs {k}={ours.get(k)} (model)'
+                     for k in keys)
 
 
 def check_adapter_checkpoint(model: nn.Module, checkpoint: dict, source: str = 'checkpoint',
@@ -68,10 +70,10 @@ def check_adapter_checkpoint(model: nn.Module, checkpoint: dict, source: str = '
     ours = adapter_meta(model)
     if meta['tuner'] != ours['tuner']:
         raise AdapterMismatchError(
-            f'{source} was tuned with {_describe(meta["tuner"])}, dims {meta["tuner"].get("dims")}, '
-            f'but this model has {_describe(ours["tuner"])}, dims {ours["tuner"].get("dims")}. '
-            'Fix: use the config it was trained with (or set model.tuner to match, e.g. '
-            '--cfg-options model.tuner.num_tokens=...), or the checkpoint made for this config.')
+            f'{source} was tuned with another {meta["tuner"].get("method")} setting than this '
+            f'model\'s: {_differences(meta["tuner"], ours["tuner"])}. Fix: use the config it '
+            'was trained with (or set model.tuner to match, e.g. --cfg-options '
+            'model.tuner.num_tokens=...), or the checkpoint made for this config.')
     if meta['base'] != ours['base']:
         msg = (f'{source} was tuned on base {meta["base"]}, but this model\'s base is '
                f'{ours["base"]}. Fix: set model.base_checkpoint to the base it was tuned on; '
@@ -107,14 +109,4 @@ def load_adapter(model: nn.Module, checkpoint: Union[str, dict],
 
 def atomic_save(obj, path: str) -> None:
     """torch.save to a temporary file beside ``path``, then rename: never half-written."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.pth', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))

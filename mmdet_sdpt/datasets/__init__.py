@@ -1,4 +1,10 @@
 from .odinw import ODinWDataset, odinw_suite
-from .synthetic import SHAPES, make_shapes_dataset
+from .synthetic import (DEMO_PARTS, SHAPES, SyntheticShapesDataset, make_demo_data,
+                        make_shapes_dataset)
+from .transforms import ShuffleClassPrompt
 
-__all__ = ['SHAPES', 'make_shapes_dataset', 'ODinWDataset', 'odinw_suite']
+__all__ = [
+    'SHAPES', 'DEMO_PARTS', 'make_shapes_dataset', 'make_demo_data', 'SyntheticShapesDataset',
+    'ODinWDataset', 'odinw_suite', 'ShuffleClassPrompt'
+]
+from .fewshot import ODinWFewShotDataset, fewshot_file_name, sample_fewshot  # noqa: F401,E402

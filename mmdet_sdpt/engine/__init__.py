@@ -1,5 +1,7 @@
+from .demo_hooks import ProgressBarHook, ZeroShotComparisonHook
 from .hooks import AdapterCheckpointHook, FrozenSetHook, trainable_table
 from .optim import TrainableOptimWrapperConstructor
 
 __all__ = ['AdapterCheckpointHook', 'FrozenSetHook', 'TrainableOptimWrapperConstructor',
+           'ProgressBarHook', 'ZeroShotComparisonHook',
            'trainable_table']

@@ -18,7 +18,7 @@ def trainable_table(model) -> list:
     total_all = sum(p.numel() for p in model.parameters())
     parts = OrderedDict()
     for name, p in model.named_parameters():
-        part = 'tuner' if tuner.trainable(name) and '.sdpt.' in name else name.split('.')[0]
+        part = 'tuner' if tuner.owns(name) else name.split('.')[0]
         t, n = parts.get(part, (0, 0))
         parts[part] = (t + (p.numel() if p.requires_grad else 0), n + p.numel())
     rows = [['part', 'trainable', 'total', '% of model']]

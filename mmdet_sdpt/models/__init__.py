@@ -8,3 +8,7 @@ __all__ = [
     'BaseTuner', 'FullFineTuning', 'SDPT', 'UnifiedPrototypeTokens', 'inverse_projection', 'TunedDetector',
     'attach_tuner', 'load_base_checkpoint', 'RebuildVLFusion', 'DisableDCN'
 ]
+from .linear_probe import LinearProbe  # noqa: E402,F401
+from .language_prompt import LanguagePromptV2  # noqa: E402,F401
+from .bitfit import BitFit  # noqa: E402,F401
+from .lora import LoRA  # noqa: E402,F401

@@ -7,6 +7,7 @@ A tuner is built from config (``TUNERS`` registry) and has three duties:
 - ``trainable(name)``: which parameter names train (the freeze and the checkpoint filter);
 - ``describe(detector)``: what a tuned checkpoint must match to be loaded on a model.
 """
+import contextlib
 import hashlib
 from typing import Dict, List
 
@@ -29,6 +30,22 @@ class BaseTuner:
     def describe(self, detector: nn.Module) -> dict:
         """The tuner's structure, as recorded in and checked against checkpoints."""
         return dict(method=self.method)
+
+    # paths of the modules the tuner injected (set when it is attached to a detector)
+    owned_prefixes: tuple = ()
+
+    def owns(self, name: str) -> bool:
+        """Whether ``name`` is a tensor the tuner added (absent from the base detector),
+        as opposed to a base tensor that trains (linear probe, BitFit, full tuning)."""
+        return any(name.startswith(p + '.') for p in self.owned_prefixes)
+
+    def disabled(self, detector: nn.Module):
+        """Context in which the detector computes what its base computes (zero-shot).
+
+        Tuners that add modules switch them off (SDPT, LoRA, language prompts). For tuners
+        that train base tensors (linear probe, BitFit, full) this holds only while those
+        tensors are untouched, i.e. before tuning."""
+        return contextlib.nullcontext()
 
     def fingerprint_names(self, detector: nn.Module) -> List[str]:
         """Names of frozen tensors hashed into the base fingerprint.

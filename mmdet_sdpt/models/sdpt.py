@@ -11,6 +11,7 @@ X_v is appended to the visual tokens and X_l to the text tokens given to the att
 (after the block's layer norms), the text mask grows by K entries, and the K prompt rows are
 cut from both outputs, so every later module sees the shapes the detector expects.
 """
+import contextlib
 import math
 from typing import List, Optional, Sequence, Union
 
@@ -62,6 +63,7 @@ class UnifiedPrototypeTokens(nn.Module):
         self.mask = mask
         self.tokens = nn.Parameter(torch.empty(num_tokens, embed_dim))
         self.reset_parameters(init)
+        self.enabled = True  # False: the attention runs as if there were no prompts
         # pinv cache per projection: (key of the frozen weight it came from, pinv)
         self._pinv = {}
 
@@ -95,6 +97,8 @@ class UnifiedPrototypeTokens(nn.Module):
     # -- hooks on the attention module -------------------------------------------------
     def insert(self, attn: BiMultiHeadAttention, args: tuple, kwargs: dict):
         """forward pre-hook: append the prompts to both streams and extend the masks."""
+        if not self.enabled:
+            return None
         vision, lang, mask_v, mask_l = _unpack(args, kwargs)
         bsz, k = vision.size(0), self.num_tokens
         x_v = self.project(attn.v_proj, 'v_proj').to(vision.dtype)  # (K, v_dim)
@@ -111,6 +115,8 @@ class UnifiedPrototypeTokens(nn.Module):
 
     def strip(self, attn: BiMultiHeadAttention, args, kwargs, outputs):
         """forward hook: the K prompt rows never leave the attention."""
+        if not self.enabled:
+            return None
         out_v, out_l = outputs
         return out_v[:, :-self.num_tokens], out_l[:, :-self.num_tokens]
 
@@ -219,6 +225,18 @@ class SDPT(BaseTuner):
         return dict(method=self.method, num_tokens=self.num_tokens, mask=self.mask,
                     layers=list(self.prompted), dims=dims,
                     extra_trainable=list(self.extra_trainable))
+
+    @contextlib.contextmanager
+    def disabled(self, detector: nn.Module):
+        """Run the detector as if it had no prompts (zero-shot), inside the block."""
+        modules = prompt_modules(detector)
+        for m in modules:
+            m.enabled = False
+        try:
+            yield
+        finally:
+            for m in modules:
+                m.enabled = True
 
     def fingerprint_names(self, detector: nn.Module) -> List[str]:
         # the inverse projections depend on exactly these frozen tensors

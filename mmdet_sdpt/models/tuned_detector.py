@@ -80,6 +80,8 @@ def _initialised_at_build(self) -> None:
 def attach_tuner(detector: nn.Module, tuner) -> nn.Module:
     """Inject ``tuner`` into ``detector``, freeze all else, keep frozen modules in eval."""
     tuner.inject(detector)
+    tuner.owned_prefixes = tuple(n for n, m in detector.named_modules()
+                                 if getattr(m, 'is_tuner_module', False))
     detector.tuner = tuner  # plain attribute: not a submodule, adds no parameter names
     for name, param in detector.named_parameters():
         param.requires_grad_(tuner.trainable(name))
@@ -144,18 +146,20 @@ def load_base_checkpoint(detector: nn.Module, path: str, strict: bool = True) ->
     state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
     tuner = detector.tuner
     own = detector.state_dict()
+    # every base tensor comes from the base checkpoint, the ones that train included
+    # (linear probe, BitFit, full tuning); only the tuner's own added tensors do not
     mismatched = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
                   for k, v in state.items()
-                  if k in own and not tuner.trainable(k) and own[k].shape != v.shape]
+                  if k in own and not tuner.owns(k) and own[k].shape != v.shape]
     if mismatched:
         raise BaseCheckpointError(
             f'base checkpoint {path!r} does not fit this {type(detector).__name__}: '
             f'{len(mismatched)} tensors differ in shape, e.g. {mismatched[:3]}. '
             'Use the base checkpoint made for this model config.')
-    base_state = {k: v for k, v in state.items() if not tuner.trainable(k)}
+    base_state = {k: v for k, v in state.items() if not tuner.owns(k)}
     result = detector.load_state_dict(base_state, strict=False)
     missing = [k for k in result.missing_keys
-               if not tuner.trainable(k) and 'num_batches_tracked' not in k]
+               if not tuner.owns(k) and 'num_batches_tracked' not in k]
     if missing and strict:
         raise BaseCheckpointError(
             f'base checkpoint {path!r} lacks {len(missing)} tensors of this '

@@ -69,7 +69,7 @@ def test_adapter_round_trip_is_exact(build_tiny, base_checkpoint, tmp_path):
 def test_adapter_for_another_k_is_refused(build_tiny, base_checkpoint, tmp_path):
     path = _adapter_file(_tuned(build_tiny, base_checkpoint, num_tokens=4), tmp_path / 'a.pth')
     other = _tuned(build_tiny, base_checkpoint, num_tokens=6)
-    with pytest.raises(AdapterMismatchError, match='num_tokens=4.*num_tokens=6.*Fix'):
+    with pytest.raises(AdapterMismatchError, match=r'num_tokens=4 \(checkpoint\) vs num_tokens=6 \(model\).*Fix'):
         load_adapter(other, path)
 
 

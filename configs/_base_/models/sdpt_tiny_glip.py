@@ -5,7 +5,7 @@
 # change that (mmdet_sdpt/models/post_build.py).
 #   TINY_BERT_DIR: local BERT directory. Base weights: --cfg-options model.base_checkpoint=...
 _base_ = './sdpt_glip_t.py'
-lang_model_name = '{{$TINY_BERT_DIR:data/tiny_bert}}'
+lang_model_name = '{{$TINY_BERT_DIR:{{ fileDirname }}/../../../assets/demo/tiny_bert}}'
 base_checkpoint = None  # --cfg-options model.base_checkpoint=PATH
 
 model = dict(

@@ -1,0 +1,67 @@
+"""Hooks the demo uses to show what tuning bought: zero-shot vs tuned, and progress."""
+from mmdet.registry import HOOKS
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+
+from ..adapter import get_tuner, unwrap
+
+
+@HOOKS.register_module()
+class ZeroShotComparisonHook(Hook):
+    """Evaluate the base detector (tuner disabled) before training, and print it beside
+    the tuned detector's last evaluation when training ends.
+
+    Args:
+        metrics (tuple[str]): metric keys to compare.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, metrics=('coco/bbox_mAP', 'coco/bbox_mAP_50')):
+        self.metrics = tuple(metrics)
+        self.zero_shot = None
+        self.tuned = None
+
+    def before_train(self, runner) -> None:
+        if runner.val_loop is None or runner.iter > 0:
+            return
+        model = unwrap(runner.model)
+        with get_tuner(model).disabled(model):
+            self.zero_shot = dict(runner.val_loop.run())
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        if self.zero_shot is not None:
+            self.tuned = dict(metrics or {})
+
+    def after_train(self, runner) -> None:
+        if not (self.zero_shot and self.tuned):
+            return
+        method = get_tuner(runner.model).method
+        lines = [f'| model | {" | ".join(self.metrics)} |',
+                 '|---' * (len(self.metrics) + 1) + '|',
+                 '| zero-shot | ' + ' | '.join(f'{self.zero_shot.get(k, float("nan")):.3f}'
+                                             for k in self.metrics) + ' |',
+                 f'| {method} | ' + ' | '.join(f'{self.tuned.get(k, float("nan")):.3f}'
+                                              for k in self.metrics) + ' |']
+        print_log('zero-shot vs tuned:\n' + '\n'.join(lines), logger='current')
+
+
+@HOOKS.register_module()
+class ProgressBarHook(Hook):
+    """A tqdm progress bar over the training iterations."""
+
+    priority = 'VERY_LOW'
+
+    def before_train(self, runner) -> None:
+        from tqdm import tqdm
+        self.bar = tqdm(total=runner.max_iters, initial=runner.iter, desc='tuning',
+                        unit='it', dynamic_ncols=True)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self.bar.update(1)
+        loss = (outputs or {}).get('loss')
+        if loss is not None:
+            self.bar.set_postfix(loss=f'{float(loss):.3f}')
+
+    def after_train(self, runner) -> None:
+        self.bar.close()

@@ -1,0 +1,67 @@
+"""configs/baselines/: every config loads; each tuner's tiny config builds and trains."""
+import copy
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from tests.conftest import ROOT
+
+BASELINES = osp.join(ROOT, 'configs', 'baselines')
+CONFIGS = sorted(glob.glob(osp.join(BASELINES, '*', '*.py')))
+TUNER_OF = {'linear_prob': 'LinearProbe', 'language_prompt_v2': 'LanguagePromptV2',
+            'bitfit': 'BitFit', 'lora': 'LoRA'}
+ROWS = ('glip_t_coco.py', 'glip_t_odinw.py', 'tiny-glip_shapes.py')
+
+
+def _name(path):
+    return osp.relpath(path, BASELINES)
+
+
+def test_every_tuner_has_every_row():
+    found = {_name(p) for p in CONFIGS}
+    assert found == {f'{m}/{row}' for m in TUNER_OF for row in ROWS}
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=_name)
+def test_config_loads_with_its_tuner_replacing_sdpt(path, tiny_env):
+    cfg = Config.fromfile(path)
+    method = osp.basename(osp.dirname(path))
+    # _delete_ replaced SDPT's tuner dict: no SDPT knob leaks into another tuner
+    assert cfg.model.tuner.type == TUNER_OF[method]
+    assert not {'num_tokens', 'mask', 'layers', 'init'} & set(cfg.model.tuner)
+    assert cfg.model.type == 'TunedDetector' and cfg.model.bbox_head.use_checkpoint is False
+    assert cfg.load_from is None
+    assert cfg.optim_wrapper.constructor == 'TrainableOptimWrapperConstructor'
+    if method == 'language_prompt_v2':  # GLIP's prompt-tuning solver
+        assert cfg.optim_wrapper.optimizer.lr == 0.05
+        assert cfg.optim_wrapper.optimizer.weight_decay == 0.25
+
+
+def _optimizer(cfg, model):
+    from mmdet_sdpt.engine import TrainableOptimWrapperConstructor
+    wrapper = copy.deepcopy(cfg.optim_wrapper)
+    wrapper.pop('constructor')
+    paramwise = wrapper.pop('paramwise_cfg', None) or None
+    return TrainableOptimWrapperConstructor(wrapper, paramwise)(model).optimizer
+
+
+@pytest.mark.parametrize('method', sorted(TUNER_OF))
+def test_tiny_config_builds_with_a_trainable_set(method, tiny_cfg):
+    from mmdet.registry import MODELS
+    cfg = Config.fromfile(osp.join(BASELINES, method, 'tiny-glip_shapes.py'))
+    model = MODELS.build(cfg.model)
+    assert type(model.tuner).__name__ == TUNER_OF[method]
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and trainable == {n for n, _ in model.named_parameters()
+                                       if model.tuner.trainable(n)}
+    params = {id(p): n for n, p in model.named_parameters()}
+    groups = _optimizer(cfg, model).param_groups
+    assert {params[id(p)] for g in groups for p in g['params']} == trainable
+    if method == 'linear_prob':  # GLIP's solver: tensors named '*bias*' get 2x LR, no decay
+        for g in groups:
+            for p in g['params']:
+                is_bias = 'bias' in params[id(p)]
+                assert g['lr'] == pytest.approx(2e-4 if is_bias else 1e-4), params[id(p)]
+                assert g['weight_decay'] == (0.0 if is_bias else 0.05), params[id(p)]
