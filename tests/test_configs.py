@@ -76,3 +76,15 @@ def test_configs_register_through_custom_imports_alone(tiny_env):
                          text=True, env=dict(os.environ, PYTHONWARNINGS='ignore'))
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith('GLIP SDPT')
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_evaluators_without_ann_file_get_ground_truth(path, tiny_env):
+    """CocoMetric without ann_file builds the ground truth from each sample's
+    'instances', which PackDetInputs only packs when its meta_keys name them."""
+    cfg = Config.fromfile(path)
+    for split in ('val', 'test'):
+        evaluator = cfg[f'{split}_evaluator']
+        if evaluator.get('type') == 'CocoMetric' and not evaluator.get('ann_file'):
+            pack = cfg[f'{split}_dataloader'].dataset.pipeline[-1]
+            assert pack['type'] == 'PackDetInputs' and 'instances' in pack['meta_keys']

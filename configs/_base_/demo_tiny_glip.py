@@ -22,7 +22,8 @@ test_pipeline = [
     dict(type='LoadImageFromFile', imdecode_backend='pillow', backend_args=None),
     dict(type='FixScaleResize', scale=(128, 128), keep_ratio=True, backend='pillow'),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs', meta_keys=meta_keys[:5] + meta_keys[7:])
+    # 'instances': CocoMetric takes the ground truth from the samples (no ann_file)
+    dict(type='PackDetInputs', meta_keys=meta_keys[:5] + meta_keys[7:] + ('instances', ))
 ]
 train_dataloader = dict(
     _delete_=True, batch_size=4, num_workers=0,
