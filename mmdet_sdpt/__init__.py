@@ -9,3 +9,4 @@ from .adapter import load_adapter
 
 __version__ = '0.1.0'
 __all__ = ['load_adapter', '__version__']
+from . import evaluation  # noqa: F401

@@ -14,22 +14,17 @@ odinw_root = '{{$ODINW_ROOT:data/odinw/}}'
 odinw_suite = '{{$ODINW_SUITE:odinw13}}'  # or odinw35 (its names differ a little)
 work_dir = './work_dirs/glip_t_odinw/{{$ODINW_DATASET:AerialMaritimeDrone}}'
 
-# CocoMetric below takes the ground truth from the samples: pack the dataset's instances
-test_pipeline = _base_.test_pipeline
-test_pipeline[-1]['meta_keys'] = ('img_id', 'img_path', 'ori_shape', 'img_shape',
-                                  'scale_factor', 'text', 'custom_entities', 'instances')
-
+odinw = dict(name=odinw_dataset, data_root=odinw_root, suite=odinw_suite)
 train_dataloader = dict(
-    dataset=dict(_delete_=True, type='ODinWDataset', name=odinw_dataset, split='train',
-                 data_root=odinw_root, suite=odinw_suite, filter_cfg=dict(filter_empty_gt=True),
-                 pipeline=_base_.train_pipeline))
+    dataset=dict(_delete_=True, type='ODinWDataset', split='train', **odinw,
+                 filter_cfg=dict(filter_empty_gt=True), pipeline=_base_.train_pipeline))
 val_dataloader = dict(
-    dataset=dict(_delete_=True, type='ODinWDataset', name=odinw_dataset, split='valid',
-                 data_root=odinw_root, suite=odinw_suite, test_mode=True, pipeline=test_pipeline))
+    dataset=dict(_delete_=True, type='ODinWDataset', split='valid', **odinw, test_mode=True,
+                 pipeline=_base_.test_pipeline))
 test_dataloader = dict(
-    dataset=dict(_delete_=True, type='ODinWDataset', name=odinw_dataset, split='test',
-                 data_root=odinw_root, suite=odinw_suite, test_mode=True, pipeline=test_pipeline))
-# ground truth taken from the dataset itself (its split's COCO json, loaded by the dataset)
-val_evaluator = dict(_delete_=True, type='CocoMetric', metric='bbox')
-test_evaluator = val_evaluator
+    dataset=dict(_delete_=True, type='ODinWDataset', split='test', **odinw, test_mode=True,
+                 pipeline=_base_.test_pipeline))
+# COCO box AP against the split's own annotation file (found by name, as the dataset does)
+val_evaluator = dict(_delete_=True, type='ODinWCocoMetric', split='valid', **odinw)
+test_evaluator = dict(_delete_=True, type='ODinWCocoMetric', split='test', **odinw)
 default_hooks = dict(checkpoint=dict(save_best='coco/bbox_mAP', rule='greater'))

@@ -13,6 +13,7 @@ cut from both outputs, so every later module sees the shapes the detector expect
 """
 import contextlib
 import math
+import re
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -24,6 +25,8 @@ from .base_tuner import BaseTuner
 
 MASK_VARIANTS = ('paper', 'reference')
 INITS = ('uniform', 'normal', 'xavier', 'zeros')
+STREAMS = ('image', 'text')
+PROJECTIONS = ('inverse', 'none')
 
 
 @torch.no_grad()
@@ -55,30 +58,26 @@ class UnifiedPrototypeTokens(nn.Module):
     is_tuner_module = True
 
     def __init__(self, num_tokens: int, embed_dim: int, init: str = 'uniform',
-                 mask: str = 'paper'):
+                 mask: str = 'paper', streams: Sequence[str] = STREAMS):
         super().__init__()
         if mask not in MASK_VARIANTS:
             raise ValueError(f'SDPT mask must be one of {MASK_VARIANTS}, got {mask!r}')
         self.num_tokens = num_tokens
         self.mask = mask
-        self.tokens = nn.Parameter(torch.empty(num_tokens, embed_dim))
-        self.reset_parameters(init)
+        self.streams = tuple(streams)
+        self.init_tokens(embed_dim, init)
         self.enabled = True  # False: the attention runs as if there were no prompts
         # pinv cache per projection: (key of the frozen weight it came from, pinv)
         self._pinv = {}
 
-    @torch.no_grad()
-    def reset_parameters(self, init: str = 'uniform') -> None:
-        if init == 'uniform':
-            self.tokens.uniform_(-1.0, 1.0)
-        elif init == 'normal':
-            self.tokens.normal_(0.0, 1.0)
-        elif init == 'xavier':
-            nn.init.xavier_uniform_(self.tokens)
-        elif init == 'zeros':
-            self.tokens.zero_()
-        else:
-            raise ValueError(f'SDPT init must be one of {INITS}, got {init!r}')
+    def init_tokens(self, embed_dim: int, init: str) -> None:
+        self.tokens = nn.Parameter(_initialised(torch.empty(self.num_tokens, embed_dim), init))
+
+    def prompts_for(self, attn: BiMultiHeadAttention):
+        """(X_v or None, X_l or None) in fp32, for the streams this module prompts."""
+        x_v = self.project(attn.v_proj, 'v_proj') if 'image' in self.streams else None
+        x_l = self.project(attn.l_proj, 'l_proj') if 'text' in self.streams else None
+        return x_v, x_l
 
     def project(self, linear: nn.Linear, slot: str) -> Tensor:
         """``(P - b) pinv(W^T)``: the tokens mapped into ``linear``'s input space, in fp32."""
@@ -101,16 +100,17 @@ class UnifiedPrototypeTokens(nn.Module):
             return None
         vision, lang, mask_v, mask_l = _unpack(args, kwargs)
         bsz, k = vision.size(0), self.num_tokens
-        x_v = self.project(attn.v_proj, 'v_proj').to(vision.dtype)  # (K, v_dim)
-        x_l = self.project(attn.l_proj, 'l_proj').to(lang.dtype)  # (K, l_dim)
-        vision = torch.cat([vision, x_v.expand(bsz, k, -1)], dim=1)
-        lang = torch.cat([lang, x_l.expand(bsz, k, -1)], dim=1)
-        if mask_v is not None:  # Grounding DINO's padding mask: prompts are never padding
-            mask_v = _extend_mask(mask_v, k, visible=True)
-        if mask_l is None and self.mask == 'reference':
-            mask_l = torch.ones(bsz, lang.size(1) - k, dtype=torch.long, device=lang.device)
-        if mask_l is not None:
-            mask_l = _extend_mask(mask_l, k, visible=self.mask == 'paper')
+        x_v, x_l = self.prompts_for(attn)  # (K, v_dim), (K, l_dim)
+        if x_v is not None:
+            vision = torch.cat([vision, x_v.to(vision.dtype).expand(bsz, k, -1)], dim=1)
+            if mask_v is not None:  # Grounding DINO's padding mask: prompts are not padding
+                mask_v = _extend_mask(mask_v, k, visible=True)
+        if x_l is not None:
+            if mask_l is None and self.mask == 'reference':
+                mask_l = torch.ones(bsz, lang.size(1), dtype=torch.long, device=lang.device)
+            lang = torch.cat([lang, x_l.to(lang.dtype).expand(bsz, k, -1)], dim=1)
+            if mask_l is not None:
+                mask_l = _extend_mask(mask_l, k, visible=self.mask == 'paper')
         return (vision, lang), dict(attention_mask_v=mask_v, attention_mask_l=mask_l)
 
     def strip(self, attn: BiMultiHeadAttention, args, kwargs, outputs):
@@ -118,10 +118,45 @@ class UnifiedPrototypeTokens(nn.Module):
         if not self.enabled:
             return None
         out_v, out_l = outputs
-        return out_v[:, :-self.num_tokens], out_l[:, :-self.num_tokens]
+        k = self.num_tokens
+        return (out_v[:, :-k] if 'image' in self.streams else out_v,
+                out_l[:, :-k] if 'text' in self.streams else out_l)
 
     def extra_repr(self) -> str:
-        return f'num_tokens={self.num_tokens}, embed_dim={self.tokens.size(1)}, mask={self.mask}'
+        return f'num_tokens={self.num_tokens}, mask={self.mask}, streams={self.streams}'
+
+
+class IndependentDualPrompts(UnifiedPrototypeTokens):
+    """The ablation without the inverse projection (the reference's ``vpt_only -3``):
+    independent learnable image-side (K, v_dim) and text-side (K, l_dim) prompts at the
+    same insertion point, nothing tying the two together."""
+
+    def __init__(self, num_tokens: int, attn: BiMultiHeadAttention, init: str = 'uniform',
+                 mask: str = 'paper', streams: Sequence[str] = STREAMS):
+        self._dims = dict(image=attn.v_dim, text=attn.l_dim)
+        super().__init__(num_tokens, attn.embed_dim, init, mask, streams)
+
+    def init_tokens(self, embed_dim: int, init: str) -> None:
+        for side in self.streams:
+            param = _initialised(torch.empty(self.num_tokens, self._dims[side]), init)
+            self.register_parameter(f'{side}_tokens', nn.Parameter(param))
+
+    def prompts_for(self, attn: BiMultiHeadAttention):
+        return (self.image_tokens.float() if 'image' in self.streams else None,
+                self.text_tokens.float() if 'text' in self.streams else None)
+
+
+@torch.no_grad()
+def _initialised(tokens: Tensor, init: str) -> Tensor:
+    if init == 'uniform':
+        return tokens.uniform_(-1.0, 1.0)
+    if init == 'normal':
+        return tokens.normal_(0.0, 1.0)
+    if init == 'xavier':
+        return nn.init.xavier_uniform_(tokens)
+    if init == 'zeros':
+        return tokens.zero_()
+    raise ValueError(f'SDPT init must be one of {INITS}, got {init!r}')
 
 
 def _unpack(args: tuple, kwargs: dict):
@@ -163,15 +198,27 @@ class SDPT(BaseTuner):
         init (str): token initialisation: 'uniform' (reference), 'normal', 'xavier', 'zeros'.
         mask (str): 'paper' (default; text-side prompts visible to image queries) or
             'reference' (the authors' code: text-side prompts masked out, inert).
-        extra_trainable (list[str]): name fragments of base parameters that train as well
-            (the reference README's recipe); empty for the paper's setting.
+        streams (list[str]): which token streams receive prompts: both (SDPT), or only
+            'image' / only 'text' (ablations).
+        projection (str): 'inverse' (SDPT: one set of unified tokens in the aligned space,
+            mapped to both streams by pseudo-inverses) or 'none' (ablation: independent
+            learnable image- and text-side prompts, the reference's ``vpt_only -3``).
+        extra_trainable (list[str]): regular expressions (``re.search``) of base parameter
+            names that train as well (the reference README's recipe); empty in the paper.
     """
 
     method = 'SDPT'
 
     def __init__(self, num_tokens: int = 8, layers: Union[str, Sequence[int]] = 'all',
                  init: str = 'uniform', mask: str = 'paper',
+                 streams: Sequence[str] = STREAMS, projection: str = 'inverse',
                  extra_trainable: Sequence[str] = ()):
+        if not streams or set(streams) - set(STREAMS):
+            raise ValueError(f'SDPT streams must be a non-empty subset of {STREAMS}, '
+                             f'got {streams!r}')
+        if projection not in PROJECTIONS:
+            raise ValueError(f'SDPT projection must be one of {PROJECTIONS}, '
+                             f'got {projection!r}')
         if mask not in MASK_VARIANTS:
             raise ValueError(f"SDPT mask must be one of {MASK_VARIANTS}, got {mask!r}")
         if init not in INITS:
@@ -182,7 +229,10 @@ class SDPT(BaseTuner):
         self.layers = layers if layers == 'all' else [int(i) for i in layers]
         self.init = init
         self.mask = mask
+        self.streams = tuple(s for s in STREAMS if s in streams)
+        self.projection = projection
         self.extra_trainable = tuple(extra_trainable)
+        self._extra = [re.compile(p) for p in self.extra_trainable]
         self.prompted: List[str] = []  # paths of the prompted attention modules
         self.fusion_layers: List[str] = []
 
@@ -208,14 +258,18 @@ class SDPT(BaseTuner):
         self.prompted = paths if self.num_tokens > 0 else []
         for path in self.prompted:
             attn = detector.get_submodule(path)
-            prompts = UnifiedPrototypeTokens(self.num_tokens, attn.embed_dim, self.init,
-                                             self.mask)
+            if self.projection == 'inverse':
+                prompts = UnifiedPrototypeTokens(self.num_tokens, attn.embed_dim, self.init,
+                                                 self.mask, self.streams)
+            else:
+                prompts = IndependentDualPrompts(self.num_tokens, attn, self.init,
+                                                 self.mask, self.streams)
             attn.add_module('sdpt', prompts)
             attn.register_forward_pre_hook(prompts.insert, with_kwargs=True)
             attn.register_forward_hook(prompts.strip, with_kwargs=True)
 
     def trainable(self, name: str) -> bool:
-        return '.sdpt.' in name or any(f in name for f in self.extra_trainable)
+        return '.sdpt.' in name or any(p.search(name) for p in self._extra)
 
     def describe(self, detector: nn.Module) -> dict:
         dims = {}
@@ -223,6 +277,7 @@ class SDPT(BaseTuner):
             attn = detector.get_submodule(path)
             dims[path] = [attn.v_dim, attn.l_dim, attn.embed_dim]
         return dict(method=self.method, num_tokens=self.num_tokens, mask=self.mask,
+                    streams=list(self.streams), projection=self.projection,
                     layers=list(self.prompted), dims=dims,
                     extra_trainable=list(self.extra_trainable))
 
@@ -263,8 +318,8 @@ def round_trip_error(detector: nn.Module) -> Optional[dict]:
     errs = {'image': [], 'text': []}
     with torch.no_grad():
         for m in detector.modules():
-            if isinstance(m, BiMultiHeadAttention) and isinstance(
-                    getattr(m, 'sdpt', None), UnifiedPrototypeTokens):
+            prompts = getattr(m, 'sdpt', None)
+            if isinstance(m, BiMultiHeadAttention) and type(prompts) is UnifiedPrototypeTokens:
                 p = m.sdpt.tokens.float()
                 for side, slot in (('image', 'v_proj'), ('text', 'l_proj')):
                     lin = getattr(m, slot)

@@ -1,0 +1,40 @@
+"""COCO box AP on one ODinW dataset's split, its ground-truth file found by name.
+
+mmdet 3.3's ``CocoMetric`` needs ``ann_file``: without it, it takes the ground truth from
+``data_sample['instances']``, which mmdet's ``PackDetInputs`` never packs, and stops with
+"ground truth is required for evaluation when `ann_file` is not provided". An ODinW
+config chooses its dataset with an environment variable, so it cannot write that path
+(each dataset has its own folder and layout); this metric finds it as ``ODinWDataset``
+finds its annotations.
+"""
+import os.path as osp
+
+from mmdet.evaluation import CocoMetric
+from mmdet.registry import METRICS
+
+from ..datasets.odinw import MMDET_ODINW_ROOT, _to_split, odinw_suite
+
+
+def odinw_ann_file(name: str, split: str, data_root: str = MMDET_ODINW_ROOT,
+                   suite: str = 'odinw13') -> str:
+    """The annotation file of ``split`` of ODinW dataset ``name`` under ``data_root``, laid
+    out as ``ODinWDataset`` reads it (tests check the two agree)."""
+    entries = odinw_suite(suite)
+    if name not in entries:
+        raise KeyError(f'{name!r} is not an ODinW dataset of {suite}; known: '
+                       f'{", ".join(entries)}')
+    entry = entries[name]
+    folder = entry['data_root'][len(MMDET_ODINW_ROOT):]
+    return osp.join(data_root, folder, _to_split(entry['ann_file'], split))
+
+
+@METRICS.register_module()
+class ODinWCocoMetric(CocoMetric):
+    """``CocoMetric`` whose ``ann_file`` is ODinW dataset ``name``'s ``split``, e.g.
+    ``dict(type='ODinWCocoMetric', name='Raccoon', split='test', data_root='data/odinw/')``.
+    Other arguments as ``CocoMetric`` (``metric='bbox'`` by default)."""
+
+    def __init__(self, name: str, split: str = 'valid', data_root: str = MMDET_ODINW_ROOT,
+                 suite: str = 'odinw13', **kwargs):
+        self.odinw_name, self.split = name, split
+        super().__init__(ann_file=odinw_ann_file(name, split, data_root, suite), **kwargs)

@@ -1,0 +1,64 @@
+"""Collect the test results of a benchmark suite's runs into one table.
+
+    python tools/collect_results.py work_dirs/glip_t_odinw_fewshot --suite odinw13 --out results
+    python tools/collect_results.py WORK_DIR [WORK_DIR ...] [--metric coco/bbox_mAP] \
+        [--suite odinw13|odinw35|none] [--out results]
+
+Every work dir at or below the arguments in which ``tools/test.py`` ran counts as a run
+(``<work_dir>/<timestamp>/<timestamp>.json``; the newest test wins). Its dataset, shot K and
+seed S come from the config mmengine dumped into the work dir (``odinw_dataset``,
+``odinw_shot``, ``odinw_seed``, ``odinw_suite`` of our ODinW configs) or else from the path:
+``.../<dataset>/shot{K}_seed{S}`` (few-shot) or ``.../<dataset>`` (full data), the layout of
+those configs' ``work_dir``. See ``mmdet_sdpt/evaluation/results.py`` for the numbers.
+
+Prints, per shot setting, per-dataset AP (x 100) per seed and mean ± std over seeds, and the
+suite's average over the datasets that have results, naming the suite's datasets that have
+none. Writes OUT.md, OUT.csv (full-precision values) and OUT.png (bar chart), atomically.
+The suite's dataset list comes from ``mmdet_sdpt.datasets.odinw_suite`` (mmdet's configs);
+--suite defaults to the one the runs' configs name, else none (average over what is found).
+"""
+import argparse
+import sys
+
+from mmdet_sdpt.evaluation import find_runs, summarize, to_markdown, write_outputs
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Tabulate a suite's test results")
+    parser.add_argument('work_dirs', nargs='+', help='run work dirs, or folders holding them')
+    parser.add_argument('--metric', default='coco/bbox_mAP')
+    parser.add_argument('--suite', choices=['odinw13', 'odinw35', 'none'],
+                        help="datasets the average is over (default: the runs' configs')")
+    parser.add_argument('--out', default='results', help='output stem: OUT.md/.csv/.png')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    runs = find_runs(args.work_dirs)
+    if not runs:
+        print(f'error: no test results (<work_dir>/<timestamp>/<timestamp>.json) under '
+              f'{args.work_dirs}', file=sys.stderr)
+        return 1
+    suite = args.suite
+    if suite is None:
+        named = {r.suite for r in runs if r.suite}
+        if len(named) > 1:
+            print(f'error: the runs name several suites {sorted(named)}: pass --suite',
+                  file=sys.stderr)
+            return 1
+        suite = named.pop() if named else None
+    tables = summarize(runs, args.metric, None if suite == 'none' else suite)
+    paths = write_outputs(tables, args.metric, args.out)
+    print(to_markdown(tables, args.metric))
+    for table in tables:
+        if table.missing:
+            print(f'WARNING: {table.label}: the average is over {len(table.averaged)} of '
+                  f'{len(table.averaged) + len(table.missing)} {suite} datasets; missing: '
+                  f'{", ".join(table.missing)}', file=sys.stderr)
+    print(f'{len(runs)} runs; wrote {paths["md"]}, {paths["csv"]}, {paths["png"]}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
