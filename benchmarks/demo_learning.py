@@ -2,6 +2,7 @@
 
     python benchmarks/demo_learning.py [--seeds 0 1 2] [--methods sdpt full linear_prob ...]
                                        [--iters 300] [--out work_dirs/demo_learning]
+    python benchmarks/demo_learning.py --collect A/results.json B/results.json  # merge
 
 Each method trains from the committed tiny GLIP base (assets/demo) on the transfer part of
 the generated shapes for the same number of iterations and batch size (its own learning
@@ -10,6 +11,7 @@ markdown table (AP, AP50 as mean ± std over seeds, trainable parameters, tuning
 and writes results.json and ap_vs_params.png to --out.
 """
 import argparse
+import json
 import os
 import os.path as osp
 import time
@@ -105,10 +107,21 @@ def main():
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--iters', type=int, default=300)
     parser.add_argument('--out', default=osp.join(ROOT, 'work_dirs', 'demo_learning'))
+    parser.add_argument('--no-zero-shot', action='store_true')
+    parser.add_argument('--collect', nargs='+', metavar='RESULTS_JSON',
+                        help='only merge the results.json of earlier (e.g. parallel) runs')
     args = parser.parse_args()
+    if args.collect:
+        results = [r for path in args.collect for r in json.load(open(path))]
+        plot(results, osp.join(args.out, 'ap_vs_params.png'))
+        atomic_write_json(osp.join(args.out, 'results.json'), results, indent=1)
+        print(table(results))
+        return
     methods = args.methods or available_methods()
-    results = [run('sdpt', 0, args.iters, args.out, zero_shot=True)]
-    results[0]['seconds'] = 0.0
+    results = []
+    if not args.no_zero_shot:
+        results.append(run('sdpt', 0, args.iters, args.out, zero_shot=True))
+        results[0]['seconds'] = 0.0
     for method in methods:
         for seed in args.seeds:
             results.append(run(method, seed, args.iters, args.out))

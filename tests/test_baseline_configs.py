@@ -12,7 +12,9 @@ BASELINES = osp.join(ROOT, 'configs', 'baselines')
 CONFIGS = sorted(glob.glob(osp.join(BASELINES, '*', '*.py')))
 TUNER_OF = {'linear_prob': 'LinearProbe', 'language_prompt_v2': 'LanguagePromptV2',
             'bitfit': 'BitFit', 'lora': 'LoRA'}
-ROWS = ('glip_t_coco.py', 'glip_t_odinw.py', 'tiny-glip_shapes.py')
+ABLATIONS = ('sdpt_image_only', 'sdpt_text_only', 'sdpt_no_inverse', 'sdpt_reference_recipe')
+ALL_TUNERS = dict(TUNER_OF, full='FullFineTuning', **{a: 'SDPT' for a in ABLATIONS})
+ROWS = ('glip_t_coco.py', 'glip_t_odinw.py', 'demo_tiny-glip_synthetic.py')
 
 
 def _name(path):
@@ -21,16 +23,17 @@ def _name(path):
 
 def test_every_tuner_has_every_row():
     found = {_name(p) for p in CONFIGS}
-    assert found == {f'{m}/{row}' for m in TUNER_OF for row in ROWS}
+    assert found == ({f'{m}/{row}' for m in ALL_TUNERS for row in ROWS}
+                     | {f'{m}/tiny-glip_shapes.py' for m in TUNER_OF})
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_name)
 def test_config_loads_with_its_tuner_replacing_sdpt(path, tiny_env):
     cfg = Config.fromfile(path)
     method = osp.basename(osp.dirname(path))
-    # _delete_ replaced SDPT's tuner dict: no SDPT knob leaks into another tuner
-    assert cfg.model.tuner.type == TUNER_OF[method]
-    assert not {'num_tokens', 'mask', 'layers', 'init'} & set(cfg.model.tuner)
+    assert cfg.model.tuner.type == ALL_TUNERS[method]
+    if method not in ABLATIONS:  # _delete_ replaced SDPT's tuner dict: no knob leaks
+        assert not {'num_tokens', 'mask', 'layers', 'init'} & set(cfg.model.tuner)
     assert cfg.model.type == 'TunedDetector' and cfg.model.bbox_head.use_checkpoint is False
     assert cfg.load_from is None
     assert cfg.optim_wrapper.constructor == 'TrainableOptimWrapperConstructor'

@@ -35,6 +35,22 @@ def _to_split(path: str, split: str) -> str:
     return re.sub(r'(^|/)(valid|val)(?=[/_])', lambda m: m.group(1) + split, path, count=1)
 
 
+def odinw_layout(name: str, split: str, data_root: str = MMDET_ODINW_ROOT,
+                 suite: str = 'odinw13') -> dict:
+    """Where ODinW dataset ``name``'s ``split`` lies under ``data_root``, in GLIP's layout:
+    ``dict(entry=<mmdet's dataset config>, data_root=..., ann_file=..., img_prefix=...)``
+    (``ann_file`` and ``img_prefix`` relative to ``data_root``)."""
+    entries = odinw_suite(suite)
+    if name not in entries:
+        raise KeyError(f'{name!r} is not an ODinW dataset of {suite}; known: '
+                       f'{", ".join(entries)}')
+    entry = entries[name]
+    return dict(entry=entry,
+                data_root=osp.join(data_root, entry['data_root'][len(MMDET_ODINW_ROOT):]),
+                ann_file=_to_split(entry['ann_file'], split),
+                img_prefix=_to_split(entry['data_prefix']['img'], split))
+
+
 @DATASETS.register_module()
 class ODinWDataset(CocoDataset):
     """One ODinW dataset by name, e.g. ``dict(type='ODinWDataset', name='Raccoon',
@@ -51,18 +67,12 @@ class ODinWDataset(CocoDataset):
 
     def __init__(self, name: str, split: str = 'train', data_root: str = MMDET_ODINW_ROOT,
                  suite: str = 'odinw13', ann_file: str = None, **kwargs):
-        suite_cfg = odinw_suite(suite)
-        if name not in suite_cfg:
-            raise KeyError(f'{name!r} is not an ODinW dataset of {suite}; known: '
-                           f'{", ".join(suite_cfg)}')
-        entry = suite_cfg[name]
-        folder = entry['data_root'][len(MMDET_ODINW_ROOT):]
+        layout = odinw_layout(name, split, data_root, suite)
         self.odinw_name = name
-        kwargs.setdefault('caption_prompt', entry.get('caption_prompt'))
+        kwargs.setdefault('caption_prompt', layout['entry'].get('caption_prompt'))
         kwargs.setdefault('return_classes', True)
         super().__init__(
-            metainfo=dict(classes=entry['metainfo']['classes']),
-            data_root=osp.join(data_root, folder),
-            ann_file=ann_file or _to_split(entry['ann_file'], split),
-            data_prefix=dict(img=_to_split(entry['data_prefix']['img'], split)),
+            metainfo=dict(classes=layout['entry']['metainfo']['classes']),
+            data_root=layout['data_root'], ann_file=ann_file or layout['ann_file'],
+            data_prefix=dict(img=layout['img_prefix']),
             **kwargs)

@@ -12,20 +12,15 @@ import os.path as osp
 from mmdet.evaluation import CocoMetric
 from mmdet.registry import METRICS
 
-from ..datasets.odinw import MMDET_ODINW_ROOT, _to_split, odinw_suite
+from ..datasets.odinw import MMDET_ODINW_ROOT, odinw_layout
 
 
 def odinw_ann_file(name: str, split: str, data_root: str = MMDET_ODINW_ROOT,
                    suite: str = 'odinw13') -> str:
     """The annotation file of ``split`` of ODinW dataset ``name`` under ``data_root``, laid
-    out as ``ODinWDataset`` reads it (tests check the two agree)."""
-    entries = odinw_suite(suite)
-    if name not in entries:
-        raise KeyError(f'{name!r} is not an ODinW dataset of {suite}; known: '
-                       f'{", ".join(entries)}')
-    entry = entries[name]
-    folder = entry['data_root'][len(MMDET_ODINW_ROOT):]
-    return osp.join(data_root, folder, _to_split(entry['ann_file'], split))
+    out as ``ODinWDataset`` reads it."""
+    layout = odinw_layout(name, split, data_root, suite)
+    return osp.join(layout['data_root'], layout['ann_file'])
 
 
 @METRICS.register_module()

@@ -1,0 +1,6 @@
+# SDPT ablation: dual prompts without the inverse projection (independent
+# learnable image- and text-side prompts at the same place; the reference's vpt_only -3).
+# Same data, schedule and evaluation as sdpt/glip_t_odinw.py.
+_base_ = '../../sdpt/glip_t_odinw.py'
+
+model = dict(tuner=dict(projection='none'))
