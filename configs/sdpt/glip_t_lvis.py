@@ -14,15 +14,12 @@
 # therefore written out below; tests/test_benchmark_configs.py checks they still equal
 # mmdet's.
 #
-# Training caveat: mmdet's GLIP.loss prompts with *all* class names of the dataset in one
-# caption, and its BERT reads at most 256 tokens. LVIS's 1,203 names make a caption of a few
-# thousand tokens (>= 2,735 words and periods), so the boxes of every class past the first
-# ~115 names (fewer once words split into word pieces) get an all-zero token target
-# (mmdet's create_positive_map silently clips at 256 tokens): their anchors are taught
-# "no class" while their boxes still train regression.
-# Tuning on LVIS needs per-image class sampling (positives + sampled negatives in each
-# caption, as GLIP's and MM-GDINO's od-to-grounding pipelines do); evaluation is unaffected
-# (chunked_size=40 prompts 40 names at a time).
+# Training: mmdet's GLIP.loss prompts with *all* class names of the dataset in one caption,
+# and its BERT reads at most 256 tokens: LVIS's 1,203 names would leave every class past the
+# first ~115 with an all-zero token target. So each training image is prompted with its own
+# classes plus randomly chosen absent ones, 40 names at most, in a random order
+# (ShuffleClassPrompt, as GLIP's and MM-GDINO's od-to-grounding pipelines sample them).
+# Evaluation is unaffected (chunked_size=40 prompts 40 names at a time).
 _base_ = '../_base_/models/sdpt_glip_t.py'
 
 lvis_root = '{{$LVIS_ROOT:data/coco/}}'
@@ -30,12 +27,16 @@ lvis_minival = 'annotations/lvis_v1_minival_inserted_image_name.json'
 
 model = dict(test_cfg=dict(max_per_img=300, chunked_size=40))
 
+# the image's classes + sampled absent ones, <= 40 names (see above), before resizing
+train_pipeline = _base_.train_pipeline
+train_pipeline.insert(2, dict(type='ShuffleClassPrompt', max_classes=40))
+
 # LVIS v1 file names come from each image's coco_url (train2017/..., val2017/...).
 train_dataloader = dict(
     dataset=dict(_delete_=True, type='LVISV1Dataset', data_root=lvis_root,
                  ann_file='annotations/lvis_v1_train.json', data_prefix=dict(img=''),
                  filter_cfg=dict(filter_empty_gt=True, min_size=32),
-                 pipeline=_base_.train_pipeline, return_classes=True, backend_args=None))
+                 pipeline=train_pipeline, return_classes=True, backend_args=None))
 val_dataloader = dict(
     dataset=dict(_delete_=True, type='LVISV1Dataset', data_root=lvis_root,
                  ann_file=lvis_minival, data_prefix=dict(img=''), test_mode=True,

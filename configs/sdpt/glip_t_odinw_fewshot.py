@@ -24,10 +24,3 @@ work_dir = ('./work_dirs/glip_t_odinw_fewshot/{{$ODINW_DATASET:AerialMaritimeDro
 
 train_dataloader = dict(
     dataset=dict(type='ODinWFewShotDataset', shot=odinw_shot, seed=odinw_seed))
-# Ground truth by dataset name: glip_t_odinw.py's CocoMetric without ann_file cannot
-# evaluate in mmdet 3.3 (it expects data_sample['instances'], which nothing packs).
-_odinw = dict(name=_base_.odinw_dataset, data_root=_base_.odinw_root, suite=_base_.odinw_suite)
-val_evaluator = dict(_delete_=True, type='ODinWCocoMetric', split='valid', metric='bbox',
-                     **_odinw)
-test_evaluator = dict(_delete_=True, type='ODinWCocoMetric', split='test', metric='bbox',
-                      **_odinw)
