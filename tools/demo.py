@@ -12,6 +12,7 @@ import argparse
 
 import mmcv
 import numpy as np
+from mmcv.ops import nms
 from mmdet.apis import inference_detector, init_detector
 from mmdet.visualization import DetLocalVisualizer
 from mmengine.config import DictAction
@@ -40,6 +41,10 @@ def parse_args():
 
 def draw(model, image, prompt, score_thr, title, scale=1.0):
     result = inference_detector(model, image, text_prompt=prompt, custom_entities=True)
+    # GLIP scores every phrase for every box: draw each box once, with its best phrase
+    pred = result.pred_instances
+    _, keep = nms(pred.bboxes, pred.scores, iou_threshold=0.7)
+    result.pred_instances = pred[keep]
     visualizer = DetLocalVisualizer()
     visualizer.dataset_meta = dict(classes=tuple(p.strip() for p in prompt.split('.')))
     img = mmcv.imrescale(mmcv.imread(image, channel_order='rgb'), scale)
