@@ -131,3 +131,117 @@ def test_fewshot_config_reads_the_file_the_sampler_writes(name, train_dir, tmp_p
     first = written['images'][0]['file_name']
     assert dataset.get_data_info(0)['img_path'] == str(folder / first)
     assert dataset.metainfo['classes'] == classes
+
+
+# ---- GLIP-L rows (configs/sdpt/glip_l_*.py) and the Grounding DINO LVIS rows ----
+GLIP_L_PARAMS = 430_401_824  # benchmarks/param_count.py --config configs/sdpt/glip_l_coco.py
+SDPT = osp.join(ROOT, 'configs', 'sdpt')
+GLIP_L_ROWS = {'coco': 'glip_l_coco.py', 'odinw': 'glip_l_odinw.py', 'lvis': 'glip_l_lvis.py'}
+GDINO_LVIS = {  # ours: (mmdet's zero-shot mini-LVIS config, our COCO row of the same model)
+    'gdino_t_lvis.py': (
+        'grounding_dino/lvis/grounding_dino_swin-t_pretrain_zeroshot_mini-lvis.py',
+        'gdino_t_coco.py'),
+    'mm-gdino_t_lvis.py': (
+        'mm_grounding_dino/lvis/grounding_dino_swin-t_pretrain_zeroshot_mini-lvis.py',
+        'mm-gdino_t_coco.py'),
+}
+
+
+def _without(d, *keys):
+    return {k: v for k, v in _no_scope(d.to_dict() if hasattr(d, 'to_dict') else d).items()
+            if k not in keys}
+
+
+def test_glip_l_model_is_mmdets_glip_l_with_our_changes_only():
+    ours = Config.fromfile(osp.join(SDPT, 'glip_l_coco.py'))
+    theirs = _mmdet_config('glip/glip_atss_swin-l_fpn_dyhead_16xb2_ms-2x_funtune_coco.py')
+    assert (ours.model.type, ours.model.detector_type) == ('TunedDetector', 'GLIP')
+    assert _without(ours.model, 'type', 'detector_type', 'tuner', 'base_checkpoint',
+                    'bbox_head', 'language_model') == _without(theirs.model, 'type',
+                                                               'bbox_head', 'language_model')
+    assert _without(ours.model.bbox_head, 'use_checkpoint', 'lang_model_name') == _without(
+        theirs.model.bbox_head, 'use_checkpoint', 'lang_model_name')
+    assert ours.model.bbox_head.num_dyhead_blocks == 8
+    assert theirs.model.bbox_head.use_checkpoint and not ours.model.bbox_head.use_checkpoint
+    assert theirs.load_from.startswith('https://') and ours.load_from is None
+    assert not ours.model.backbone.get('init_cfg')  # nothing to download at init
+
+
+def test_glip_l_rows_share_one_model_and_the_glip_t_rows_data(monkeypatch):
+    monkeypatch.setenv('GLIP_L_CKPT', '/models/glip_l.pth')
+    monkeypatch.setenv('ODINW_DATASET', 'Raccoon')
+    rows = {k: Config.fromfile(osp.join(SDPT, v)) for k, v in GLIP_L_ROWS.items()}
+    model = rows['coco'].model
+    assert model.base_checkpoint == '/models/glip_l.pth'
+    assert rows['odinw'].model == model  # the exact GLIP-L, inherited or overridden
+    assert _without(rows['lvis'].model, 'test_cfg') == _without(model, 'test_cfg')
+    for row in ('odinw', 'lvis'):
+        glip_t = Config.fromfile(osp.join(SDPT, f'glip_t_{row}.py'))
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator',
+                    'test_evaluator', 'default_hooks', 'train_cfg', 'optim_wrapper'):
+            assert rows[row][key] == glip_t[key], (row, key)
+    assert rows['odinw'].work_dir == './work_dirs/glip_l_odinw/Raccoon'
+    assert rows['odinw'].train_dataloader.dataset.name == 'Raccoon'
+
+
+def test_glip_l_default_budget_is_about_0_04_percent():
+    tuner = Config.fromfile(osp.join(SDPT, 'glip_l_coco.py')).model.tuner
+    assert tuner.layers == 'all'  # GLIP-L's 8 fusion layers, D = 2048
+    assert 0.00035 < tuner.num_tokens * 8 * 2048 / GLIP_L_PARAMS < 0.00045
+    for row in ('odinw', 'lvis'):
+        assert Config.fromfile(osp.join(SDPT, GLIP_L_ROWS[row])).model.tuner == tuner
+
+
+def test_glip_l_lvis_test_side_is_mmdets_glip_l_zero_shot_mini_lvis():
+    ours = Config.fromfile(osp.join(SDPT, 'glip_l_lvis.py'))
+    theirs = _mmdet_config(
+        'glip/lvis/glip_atss_swin-l_fpn_dyhead_pretrain_zeroshot_mini-lvis.py')
+    assert ours.model.test_cfg == theirs.model.test_cfg
+    assert _no_scope(ours.model.backbone) == _no_scope(theirs.model.backbone)
+    # mmdet's fine-tune configs use FPN_DropBlock, its pretrain ones FPN: the same weights
+    # (DropBlock has none, and acts in training only; our frozen neck stays in eval mode)
+    assert _without(ours.model.neck, 'type') == _without(theirs.model.neck, 'type')
+    assert theirs.model.bbox_head.num_dyhead_blocks == ours.model.bbox_head.num_dyhead_blocks
+    for key in ('val_dataloader', 'test_dataloader'):
+        assert _no_scope(ours[key].dataset) == _no_scope(theirs[key].dataset), key
+    for key in ('val_evaluator', 'test_evaluator'):
+        assert _no_scope(ours[key]) == _no_scope(theirs[key]), key
+
+
+@pytest.mark.parametrize('name', sorted(GDINO_LVIS))
+def test_gdino_lvis_test_side_is_mmdets_zero_shot_mini_lvis(name):
+    ours = Config.fromfile(osp.join(SDPT, name))
+    theirs = _mmdet_config(GDINO_LVIS[name][0])
+    assert ours.model.test_cfg == theirs.model.test_cfg
+    assert ours.model.test_cfg.max_per_img == 300 and ours.model.test_cfg.chunked_size == 40
+    for key in ('val_dataloader', 'test_dataloader'):
+        assert _no_scope(ours[key].dataset) == _no_scope(theirs[key].dataset), key
+    pack = ours.test_dataloader.dataset.pipeline[-1]
+    assert 'tokens_positive' in pack.meta_keys  # Grounding DINO's test meta keys
+    for key in ('val_evaluator', 'test_evaluator'):
+        assert _no_scope(ours[key]) == _no_scope(theirs[key]), key
+    assert ours.default_hooks.checkpoint.save_best == 'lvis_fixed_ap/AP'
+
+
+@pytest.mark.parametrize('name', sorted(GDINO_LVIS))
+def test_gdino_lvis_trains_on_lvis_v1_train_with_at_most_40_names(name, monkeypatch):
+    from mmcv.transforms import Compose
+    from mmdet.utils import register_all_modules
+
+    import mmdet_sdpt  # noqa: F401
+    register_all_modules()
+    monkeypatch.setenv('LVIS_ROOT', '/datasets/coco/')
+    cfg = Config.fromfile(osp.join(SDPT, name))
+    coco = Config.fromfile(osp.join(SDPT, GDINO_LVIS[name][1]))
+    train = cfg.train_dataloader.dataset
+    assert (train.type, train.data_root, train.ann_file) == (
+        'LVISV1Dataset', '/datasets/coco/', 'annotations/lvis_v1_train.json')
+    assert train.return_classes and train.pipeline == cfg.train_pipeline
+    types = [t['type'] for t in cfg.train_pipeline]
+    assert types[:3] == ['LoadImageFromFile', 'LoadAnnotations', 'ShuffleClassPrompt']
+    assert cfg.train_pipeline[2].max_classes == 40
+    assert _no_scope(cfg.train_pipeline[:2] + cfg.train_pipeline[3:]) == _no_scope(
+        coco.train_pipeline)  # otherwise the COCO fine-tune pipeline of the same model
+    Compose(cfg.train_pipeline)  # every transform is registered
+    assert _without(cfg.model, 'test_cfg') == _without(coco.model, 'test_cfg')
+    assert cfg.test_evaluator.ann_file.startswith('/datasets/coco/annotations/lvis_v1_minival')

@@ -12,6 +12,7 @@ from tests.conftest import ROOT, TINY_CONFIG, TINY_GDINO_CONFIG
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'sdpt', '*.py')))
 GLIP_T_PARAMS = 231_759_662
+GLIP_L_PARAMS = 430_401_824
 GDINO_T_PARAMS = 172_932_637  # MM-GDINO-T: 172,977,693
 
 
@@ -34,14 +35,22 @@ def test_config_is_set_up_for_tuning(path, tiny_env):
     assert 'mmdet_sdpt' in cfg.custom_imports['imports']
 
 
-# total parameters at full size, random weights, BERT-base config (benchmarks/param_count.py)
-FULL_SIZE = {'GLIP': (GLIP_T_PARAMS, 2048, 6), 'GroundingDINO': (GDINO_T_PARAMS, 1024, 6)}
+# total parameters at full size, random weights, BERT-base config (benchmarks/param_count.py),
+# fusion width D, fusion layers; by detector and number of fusion layers
+FULL_SIZE = {('GLIP', 6): (GLIP_T_PARAMS, 2048, 6), ('GLIP', 8): (GLIP_L_PARAMS, 2048, 8),
+             ('GroundingDINO', 6): (GDINO_T_PARAMS, 1024, 6)}
+
+
+def _fusion_layers(cfg):
+    if cfg.model.detector_type == 'GLIP':
+        return cfg.model.bbox_head.get('num_dyhead_blocks', 6)
+    return cfg.model.encoder.num_layers
 
 
 @pytest.mark.parametrize('path', [p for p in CONFIGS if 'tiny' not in p], ids=osp.basename)
 def test_default_budget_is_about_0_04_percent(path):
     cfg = Config.fromfile(path)
-    total, width, layers = FULL_SIZE[cfg.model.detector_type]
+    total, width, layers = FULL_SIZE[cfg.model.detector_type, _fusion_layers(cfg)]
     tuner = cfg.model.tuner
     layers = layers if tuner.layers == 'all' else len(tuner.layers)
     assert 0.00035 < layers * tuner.num_tokens * width / total < 0.00045

@@ -35,7 +35,9 @@ def test_sdpt_loss_falls_on_one_fixed_batch(demo_data):
     the last steps is below that of the first steps."""
     from mmdet.registry import DATASETS, MODELS
     from mmengine.config import Config
+    from mmdet.utils import register_all_modules
     from mmengine.dataset import pseudo_collate
+    register_all_modules()  # mmdet as the default scope, as the runner sets it
     cfg = Config.fromfile(DEMO_CONFIG)
     assert cfg.model.tuner.mask == 'paper'
     torch.manual_seed(0)

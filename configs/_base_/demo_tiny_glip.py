@@ -4,8 +4,12 @@
 _base_ = './models/sdpt_tiny_glip.py'
 
 demo_data = '{{$DEMO_DATA:data/demo}}'
+# the committed BERT (its vocabulary holds the base and transfer words) and base weights
+demo_bert = '{{ fileDirname }}/../../assets/demo/tiny_bert'
 base_checkpoint = '{{ fileDirname }}/../../assets/demo/tiny-glip_shapes_base.pth'
-model = dict(base_checkpoint=base_checkpoint, bbox_head=dict(num_classes=4))
+model = dict(base_checkpoint=base_checkpoint,
+             bbox_head=dict(num_classes=4, lang_model_name=demo_bert),
+             language_model=dict(name=demo_bert))
 
 meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
              'flip_direction', 'text', 'custom_entities')
