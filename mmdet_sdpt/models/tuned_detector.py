@@ -25,6 +25,7 @@ from mmengine.logging import print_log
 from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
+from ..ops import use_input_grad_only_dcn
 from ..registry import POST_BUILD, TUNERS
 from ..utils.logging import quiet_current_logger
 
@@ -40,6 +41,7 @@ def TunedDetector(detector_type: str,
                   post_build: Sequence[dict] = (),
                   strict_base: bool = True,
                   allow_base_mismatch: bool = False,
+                  input_grad_only_dcn: bool = True,
                   **detector_cfg) -> nn.Module:
     """Build ``detector_type`` from ``detector_cfg``, apply ``post_build`` edits, inject
     ``tuner``, freeze everything the tuner does not own, and load ``base_checkpoint``.
@@ -53,6 +55,9 @@ def TunedDetector(detector_type: str,
         strict_base (bool): the base checkpoint must provide every base tensor.
         allow_base_mismatch (bool): load tuned checkpoints made on another base anyway
             (with a warning) instead of stopping.
+        input_grad_only_dcn (bool): frozen mmcv modulated deformable convs (GLIP's DyHead)
+            backpropagate to their inputs only, never computing their weights' gradients
+            (``mmdet_sdpt.ops.frozen_dcn``); False keeps mmcv's backward.
     """
     detector = MODELS.build(dict(type=detector_type, **detector_cfg))
     for edit in post_build:
@@ -66,6 +71,8 @@ def TunedDetector(detector_type: str,
     # overwrite the base weights loaded below. Initialised once, here, is enough.
     detector.init_weights = types.MethodType(_initialised_at_build, detector)
     detector = attach_tuner(detector, TUNERS.build(tuner))
+    if input_grad_only_dcn:
+        use_input_grad_only_dcn(detector)
     detector.allow_base_mismatch = allow_base_mismatch
     if base_checkpoint:
         load_base_checkpoint(detector, base_checkpoint, strict=strict_base)
