@@ -208,6 +208,9 @@ class SDPT(BaseTuner):
     """
 
     method = 'SDPT'
+    # name under which each prompted attention holds its prompt module (``<attn>.sdpt``);
+    # subclasses that insert other prompt modules at the same point use their own name
+    module_name = 'sdpt'
 
     def __init__(self, num_tokens: int = 8, layers: Union[str, Sequence[int]] = 'all',
                  init: str = 'uniform', mask: str = 'paper',
@@ -256,20 +259,24 @@ class SDPT(BaseTuner):
     def inject(self, detector: nn.Module) -> None:
         paths = self._resolve_layers(detector)
         self.prompted = paths if self.num_tokens > 0 else []
-        for path in self.prompted:
+        for index, path in enumerate(self.prompted):
             attn = detector.get_submodule(path)
-            if self.projection == 'inverse':
-                prompts = UnifiedPrototypeTokens(self.num_tokens, attn.embed_dim, self.init,
-                                                 self.mask, self.streams)
-            else:
-                prompts = IndependentDualPrompts(self.num_tokens, attn, self.init,
-                                                 self.mask, self.streams)
-            attn.add_module('sdpt', prompts)
+            prompts = self.make_prompts(attn, index)
+            attn.add_module(self.module_name, prompts)
             attn.register_forward_pre_hook(prompts.insert, with_kwargs=True)
             attn.register_forward_hook(prompts.strip, with_kwargs=True)
 
+    def make_prompts(self, attn: BiMultiHeadAttention, index: int) -> UnifiedPrototypeTokens:
+        """The prompt module of the ``index``-th prompted layer (subclasses: their own
+        ``UnifiedPrototypeTokens`` subclass, which says what to append to each stream)."""
+        if self.projection == 'inverse':
+            return UnifiedPrototypeTokens(self.num_tokens, attn.embed_dim, self.init,
+                                          self.mask, self.streams)
+        return IndependentDualPrompts(self.num_tokens, attn, self.init, self.mask,
+                                      self.streams)
+
     def trainable(self, name: str) -> bool:
-        return '.sdpt.' in name or any(p.search(name) for p in self._extra)
+        return f'.{self.module_name}.' in name or any(p.search(name) for p in self._extra)
 
     def describe(self, detector: nn.Module) -> dict:
         dims = {}
