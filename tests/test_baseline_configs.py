@@ -12,7 +12,8 @@ BASELINES = osp.join(ROOT, 'configs', 'baselines')
 CONFIGS = sorted(glob.glob(osp.join(BASELINES, '*', '*.py')))
 TUNER_OF = {'linear_prob': 'LinearProbe', 'language_prompt_v2': 'LanguagePromptV2',
             'bitfit': 'BitFit', 'lora': 'LoRA'}
-ABLATIONS = ('sdpt_image_only', 'sdpt_text_only', 'sdpt_no_inverse', 'sdpt_reference_recipe')
+ABLATIONS = ('sdpt_image_only', 'sdpt_text_only', 'sdpt_no_inverse', 'sdpt_reference_recipe',
+             'sdpt_last1')
 ALL_TUNERS = dict(TUNER_OF, full='FullFineTuning', **{a: 'SDPT' for a in ABLATIONS})
 ROWS = ('glip_t_coco.py', 'glip_t_odinw.py', 'demo_tiny-glip_synthetic.py')
 
