@@ -12,9 +12,20 @@ BASELINES = osp.join(ROOT, 'configs', 'baselines')
 CONFIGS = sorted(glob.glob(osp.join(BASELINES, '*', '*.py')))
 TUNER_OF = {'linear_prob': 'LinearProbe', 'language_prompt_v2': 'LanguagePromptV2',
             'bitfit': 'BitFit', 'lora': 'LoRA'}
+# prompts at SDPT's insertion point made another way: their configs state SDPT's shared knobs
+COUPLED = {'maple': 'MaPLe', 'upt': 'UPT', 'mudpt': 'MuDPT'}
+TUNER_OF.update(COUPLED)
+# seed-paper methods on SDPT's tokens / insertion point (SDPT subclasses): SDPT's knobs too
+SEED_PAPERS = {'sep': 'SEP', 'pre': 'PRE'}
+TUNER_OF.update(SEED_PAPERS)
 ABLATIONS = ('sdpt_image_only', 'sdpt_text_only', 'sdpt_no_inverse', 'sdpt_reference_recipe',
              'sdpt_last1')
 ALL_TUNERS = dict(TUNER_OF, full='FullFineTuning', **{a: 'SDPT' for a in ABLATIONS})
+# VPT in the Swin backbone (its own num_tokens / init knobs); VPT-shallow without a tiny row
+TUNER_OF['vpt'] = ALL_TUNERS['vpt'] = ALL_TUNERS['vpt_shallow'] = 'VPT'
+# SPT-style prototype initialisation: init='prototype' plus PrototypeInitHook
+SPT_INIT = {'sdpt_spt_init': 'SDPT', 'vpt_spt_init': 'VPT'}
+ALL_TUNERS.update(SPT_INIT)
 ROWS = ('glip_t_coco.py', 'glip_t_odinw.py', 'demo_tiny-glip_synthetic.py')
 
 
@@ -33,8 +44,16 @@ def test_config_loads_with_its_tuner_replacing_sdpt(path, tiny_env):
     cfg = Config.fromfile(path)
     method = osp.basename(osp.dirname(path))
     assert cfg.model.tuner.type == ALL_TUNERS[method]
-    if method not in ABLATIONS:  # _delete_ replaced SDPT's tuner dict: no knob leaks
+    if method in COUPLED or method in SEED_PAPERS:  # no SDPT-only knob leaks past _delete_
+        assert not {'projection', 'streams', 'extra_trainable'} & set(cfg.model.tuner)
+    elif ALL_TUNERS[method] == 'VPT':  # VPT's own num_tokens / init; no SDPT knob leaks
+        assert not {'mask', 'layers', 'streams', 'projection'} & set(cfg.model.tuner)
+    elif method not in ABLATIONS and method not in SPT_INIT:  # no knob leaks past _delete_
         assert not {'num_tokens', 'mask', 'layers', 'init'} & set(cfg.model.tuner)
+    hooks = [h['type'] for h in cfg.custom_hooks]
+    assert {'FrozenSetHook', 'AdapterCheckpointHook'} <= set(hooks)
+    if method in SPT_INIT:  # prototypes set by the hook, the inherited hooks kept
+        assert cfg.model.tuner.init == 'prototype' and 'PrototypeInitHook' in hooks
     assert cfg.model.type == 'TunedDetector' and cfg.model.bbox_head.use_checkpoint is False
     assert cfg.load_from is None
     assert cfg.optim_wrapper.constructor == 'TrainableOptimWrapperConstructor'

@@ -5,3 +5,4 @@ from .optim import TrainableOptimWrapperConstructor
 __all__ = ['AdapterCheckpointHook', 'FrozenSetHook', 'TrainableOptimWrapperConstructor',
            'ProgressBarHook', 'ZeroShotComparisonHook',
            'trainable_table']
+from . import prototype_init  # noqa: E402,F401  (registers its hook)

@@ -22,9 +22,10 @@ from torch import Tensor, nn
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
+from .prototype_guard import await_prototype_init
 
 MASK_VARIANTS = ('paper', 'reference')
-INITS = ('uniform', 'normal', 'xavier', 'zeros')
+INITS = ('uniform', 'normal', 'xavier', 'zeros', 'prototype')
 STREAMS = ('image', 'text')
 PROJECTIONS = ('inverse', 'none')
 
@@ -79,8 +80,9 @@ class UnifiedPrototypeTokens(nn.Module):
         x_l = self.project(attn.l_proj, 'l_proj') if 'text' in self.streams else None
         return x_v, x_l
 
-    def project(self, linear: nn.Linear, slot: str) -> Tensor:
-        """``(P - b) pinv(W^T)``: the tokens mapped into ``linear``'s input space, in fp32."""
+    def project(self, linear: nn.Linear, slot: str, tokens: Optional[Tensor] = None) -> Tensor:
+        """``(P - b) pinv(W^T)``: the tokens (default: this module's K x D; any (..., D)
+        aligned-space tokens) mapped into ``linear``'s input space, in fp32."""
         # The pinv depends only on the frozen weight: cache it, and recompute only when the
         # weight changes. Loading a checkpoint copies into it in place (bumps _version);
         # moving the model gives it new storage (new data_ptr, device).
@@ -91,7 +93,7 @@ class UnifiedPrototypeTokens(nn.Module):
         pinv = self._pinv[slot][1]
         bias = linear.bias.detach().float() if linear.bias is not None else 0.0
         with torch.autocast(device_type=pinv.device.type, enabled=False):
-            return (self.tokens.float() - bias) @ pinv
+            return ((self.tokens if tokens is None else tokens).float() - bias) @ pinv
 
     # -- hooks on the attention module -------------------------------------------------
     def insert(self, attn: BiMultiHeadAttention, args: tuple, kwargs: dict):
@@ -148,7 +150,7 @@ class IndependentDualPrompts(UnifiedPrototypeTokens):
 
 @torch.no_grad()
 def _initialised(tokens: Tensor, init: str) -> Tensor:
-    if init == 'uniform':
+    if init in ('uniform', 'prototype'):  # 'prototype': placeholders, see PrototypeInitHook
         return tokens.uniform_(-1.0, 1.0)
     if init == 'normal':
         return tokens.normal_(0.0, 1.0)
@@ -195,7 +197,8 @@ class SDPT(BaseTuner):
         num_tokens (int): K, unified prototype tokens per prompted fusion layer.
         layers ('all' | list[int]): which fusion layers carry prompts, as indices into the
             detector's fusion layers in forward order (negative indices count from the last).
-        init (str): token initialisation: 'uniform' (reference), 'normal', 'xavier', 'zeros'.
+        init (str): token initialisation: 'uniform' (reference), 'normal', 'xavier', 'zeros',
+            'prototype' (SPT: k-means prototypes of v_proj(visual tokens), PrototypeInitHook).
         mask (str): 'paper' (default; text-side prompts visible to image queries) or
             'reference' (the authors' code: text-side prompts masked out, inert).
         streams (list[str]): which token streams receive prompts: both (SDPT), or only
@@ -265,6 +268,8 @@ class SDPT(BaseTuner):
             attn.add_module(self.module_name, prompts)
             attn.register_forward_pre_hook(prompts.insert, with_kwargs=True)
             attn.register_forward_hook(prompts.strip, with_kwargs=True)
+        if self.init == 'prototype' and self.prompted:
+            await_prototype_init(self, detector)
 
     def make_prompts(self, attn: BiMultiHeadAttention, index: int) -> UnifiedPrototypeTokens:
         """The prompt module of the ``index``-th prompted layer (subclasses: their own

@@ -1,0 +1,10 @@
+# SDPT with SPT-style prototype initialisation, GLIP-T, COCO 2017.
+# (data, schedule, evaluation: configs/sdpt/glip_t_coco.py)
+# init='prototype': before the first iteration of a fresh start, PrototypeInitHook sets each
+# layer's K = 8 unified tokens to k-means centroids of v_proj(visual tokens) of that fusion
+# layer on 16 training images (frozen model, prompts off; mmdet_sdpt/engine/prototype_init.py).
+# Resuming keeps the checkpoint's tokens. Everything else as configs/sdpt/glip_t_coco.py.
+_base_ = '../../sdpt/glip_t_coco.py'
+
+model = dict(tuner=dict(init='prototype'))
+custom_hooks = _base_.custom_hooks + [dict(type='PrototypeInitHook', num_images=16, iters=10)]
