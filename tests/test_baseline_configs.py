@@ -27,6 +27,9 @@ TUNER_OF['vpt'] = ALL_TUNERS['vpt'] = ALL_TUNERS['vpt_shallow'] = 'VPT'
 SPT_INIT = {'sdpt_spt_init': 'SDPT', 'vpt_spt_init': 'VPT'}
 ALL_TUNERS.update(SPT_INIT)
 ROWS = ('glip_t_coco.py', 'glip_t_odinw.py', 'demo_tiny-glip_synthetic.py')
+# GLIP's own modes also have SDPT's LVIS and GLIP-L rows
+GLIP_MODES = ('full', 'linear_prob', 'language_prompt_v2')
+MODE_ROWS = ('glip_t_lvis.py', 'glip_l_coco.py', 'glip_l_lvis.py', 'glip_l_odinw.py')
 
 
 def _name(path):
@@ -36,7 +39,8 @@ def _name(path):
 def test_every_tuner_has_every_row():
     found = {_name(p) for p in CONFIGS}
     assert found == ({f'{m}/{row}' for m in ALL_TUNERS for row in ROWS}
-                     | {f'{m}/tiny-glip_shapes.py' for m in TUNER_OF})
+                     | {f'{m}/tiny-glip_shapes.py' for m in TUNER_OF}
+                     | {f'{m}/{row}' for m in GLIP_MODES for row in MODE_ROWS})
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_name)
@@ -88,3 +92,18 @@ def test_tiny_config_builds_with_a_trainable_set(method, tiny_cfg):
                 is_bias = 'bias' in params[id(p)]
                 assert g['lr'] == pytest.approx(2e-4 if is_bias else 1e-4), params[id(p)]
                 assert g['weight_decay'] == (0.0 if is_bias else 0.05), params[id(p)]
+
+
+@pytest.mark.parametrize('row', MODE_ROWS)
+@pytest.mark.parametrize('method', GLIP_MODES)
+def test_glip_modes_lvis_and_glip_l_rows_match_sdpts_row(method, row, tiny_env, monkeypatch):
+    """Same model (but the tuner), data, schedule and evaluation as configs/sdpt/<row>."""
+    monkeypatch.setenv('ODINW_DATASET', 'Raccoon')
+    ours = Config.fromfile(osp.join(BASELINES, method, row))
+    sdpt = Config.fromfile(osp.join(ROOT, 'configs', 'sdpt', row))
+    assert ours.model.tuner.type == ALL_TUNERS[method]
+    for key in ('train_dataloader', 'test_dataloader', 'test_evaluator', 'train_cfg'):
+        assert ours[key] == sdpt[key], key
+    strip = lambda m: {k: v for k, v in m.items() if k != 'tuner'}  # noqa: E731
+    assert strip(ours.model) == strip(sdpt.model)
+    assert ours.model.backbone.embed_dims == (192 if row.startswith('glip_l') else 96)
