@@ -7,7 +7,6 @@ decay 0.25). GLIP sizes the offset 1000 x lang_dim and slices it to the sequence
 mmdet's BERT wrapper never returns more than ``max_tokens`` (256) positions, so rows beyond
 that could never act or receive a gradient: we size it ``max_tokens`` x lang_dim.
 """
-import contextlib
 
 import torch
 from torch import Tensor, nn
@@ -76,16 +75,6 @@ class LanguagePromptV2(BaseTuner):
         prompt = TokenOffset(lm.max_tokens, _lang_dim(lm))
         lm.add_module(NAME, prompt)
         lm.register_forward_hook(prompt.hook)
-
-    @contextlib.contextmanager
-    def disabled(self, detector: nn.Module):
-        """The base detector (zero-shot) inside the block, whatever the offset learned."""
-        prompt = getattr(detector, ATTACH).get_submodule(NAME)
-        prompt.enabled = False
-        try:
-            yield
-        finally:
-            prompt.enabled = True
 
     def trainable(self, name: str) -> bool:
         return name.startswith(f'{ATTACH}.{NAME}.')

@@ -13,7 +13,6 @@ Targets (the reference SDPT code's LoRA baselines: visual / text / cross-attenti
 - 'text': query / key / value of every self-attention of the language model's BERT
   (``language_model`` only: the BERT layers inside GLIP's head are not adapted).
 """
-import contextlib
 import math
 from typing import Dict, List, Sequence
 
@@ -125,18 +124,6 @@ class LoRA(BaseTuner):
             linear.add_module(NAME, adapter)
             linear.register_forward_hook(adapter.hook)
         self._adapted = list(linears)
-
-    @contextlib.contextmanager
-    def disabled(self, detector: nn.Module):
-        """The base detector (zero-shot) inside the block, whatever the adapters learned."""
-        adapters = [m for m in detector.modules() if isinstance(m, LoRAAdapter)]
-        for m in adapters:
-            m.enabled = False
-        try:
-            yield
-        finally:
-            for m in adapters:
-                m.enabled = True
 
     def trainable(self, name: str) -> bool:
         return f'.{NAME}.lora_A.' in name or f'.{NAME}.lora_B.' in name

@@ -11,7 +11,6 @@ X_v is appended to the visual tokens and X_l to the text tokens given to the att
 (after the block's layer norms), the text mask grows by K entries, and the K prompt rows are
 cut from both outputs, so every later module sees the shapes the detector expects.
 """
-import contextlib
 import math
 import re
 from typing import List, Optional, Sequence, Union
@@ -292,18 +291,6 @@ class SDPT(BaseTuner):
                     streams=list(self.streams), projection=self.projection,
                     layers=list(self.prompted), dims=dims,
                     extra_trainable=list(self.extra_trainable))
-
-    @contextlib.contextmanager
-    def disabled(self, detector: nn.Module):
-        """Run the detector as if it had no prompts (zero-shot), inside the block."""
-        modules = prompt_modules(detector)
-        for m in modules:
-            m.enabled = False
-        try:
-            yield
-        finally:
-            for m in modules:
-                m.enabled = True
 
     def fingerprint_names(self, detector: nn.Module) -> List[str]:
         # the inverse projections depend on exactly these frozen tensors

@@ -24,7 +24,6 @@ Deviation, VPT-shallow: VPT carries the first block's prompt outputs through all
 blocks. Without prompt queries that is not available, so ``deep=False`` here means prompts in
 the first Swin block only (later blocks see none).
 """
-import contextlib
 import math
 from typing import List, Sequence
 
@@ -211,18 +210,6 @@ class VPT(BaseTuner):
             dims[path] = [w_msa.embed_dims, w_msa.num_heads]
         return dict(method=self.method, num_tokens=self.num_tokens, deep=self.deep,
                     blocks=list(self.prompted), dims=dims)
-
-    @contextlib.contextmanager
-    def disabled(self, detector: nn.Module):
-        """The base detector (zero-shot) inside the block, whatever the prompts learned."""
-        modules = prompt_modules(detector)
-        for m in modules:
-            m.enabled = False
-        try:
-            yield
-        finally:
-            for m in modules:
-                m.enabled = True
 
     def fingerprint_names(self, detector: nn.Module) -> List[str]:
         # the prompts' keys and values come from exactly these frozen tensors
