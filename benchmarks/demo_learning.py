@@ -104,17 +104,19 @@ def plot(results: list, path: str, detector: str = 'glip') -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for method in dict.fromkeys(r['method'] for r in results):
+    fig, ax = plt.subplots(figsize=(9, 5))
+    markers = 'osD^vP*Xh<>'  # colours repeat every 10 methods, (colour, marker) pairs do not
+    for i, method in enumerate(dict.fromkeys(r['method'] for r in results)):
         rows = [r for r in results if r['method'] == method]
         aps = [r['ap'] for r in rows]
         x = max(rows[0]['trainable'], 1)
-        ax.errorbar([x], [np.mean(aps)], yerr=[np.std(aps)], fmt='o', capsize=4, label=method)
+        ax.errorbar([x], [np.mean(aps)], yerr=[np.std(aps)], fmt=markers[i % len(markers)],
+                    capsize=4, label=method)
     ax.set_xscale('log')
     ax.set_xlabel('trainable parameters (log; zero-shot drawn at 1)')
     ax.set_ylabel('box AP, transfer test split')
     ax.set_title(f'{TITLES[detector]}, vocabulary transfer (mean ± std over seeds)')
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format='png', dpi=120))
 
