@@ -2,13 +2,7 @@
 # Same data, schedule and evaluation as sdpt/glip_t_odinw.py; optimizer as mmdet's GLIP-T
 # fine-tune config (AdamW 1e-5, weight decay 0.05, no decay on norms/position tables,
 # gradient clip 1.0).
-_base_ = '../../sdpt/glip_t_odinw.py'
+_base_ = ['../../sdpt/glip_t_odinw.py', '../../_base_/full_finetune_optim.py']
 
 model = dict(tuner=dict(_delete_=True, type='FullFineTuning'))
-optim_wrapper = dict(
-    optimizer=dict(lr=1e-5, weight_decay=0.05),
-    paramwise_cfg=dict(custom_keys={
-        'absolute_pos_embed': dict(decay_mult=0.),
-        'relative_position_bias_table': dict(decay_mult=0.),
-        'norm': dict(decay_mult=0.)
-    }))
+optim_wrapper = _base_.full_finetune_optim_wrapper
