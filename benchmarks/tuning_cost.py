@@ -8,7 +8,7 @@ injected, its "step" is the loss forward without grad), 'sdpt' (the config's), '
 (the same budget K*L in the last n of L fusion layers), 'full', every other registered tuner
 with its defaults. Random weights; GLIP-T gets a generated bert-base-sized BERT (or BERT_DIR).
 """
-import argparse, copy, ctypes, gc, inspect, json, multiprocessing, os, resource  # noqa: E401
+import argparse, copy, ctypes, gc, inspect, multiprocessing, os, resource  # noqa: E401
 import os.path as osp, statistics, sys, tempfile, time  # noqa: E401
 from concurrent.futures import ProcessPoolExecutor
 

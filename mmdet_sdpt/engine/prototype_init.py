@@ -52,7 +52,7 @@ from torch import Tensor, nn
 
 from ..adapter import get_tuner, unwrap
 from ..models.prototype_guard import needs_prototype_init
-from ..models.sdpt import SDPT, _unpack
+from ..models.sdpt import SDPT, _unpack, valid_tokens
 from ..models.vpt import NAME as VPT_NAME
 from ..models.vpt import VPT
 
@@ -125,21 +125,15 @@ def prototype_sites(detector: nn.Module,
                               f'{type(tuner).__name__}.')
 
 
-def _valid(mask: Optional[Tensor]) -> Optional[Tensor]:
-    # GLIP's text mask: integer, 1 = valid; Grounding DINO's masks: bool, True = padding
-    if mask is None:
-        return None
-    return ~mask if mask.dtype == torch.bool else mask != 0
-
 
 def _aligned_streams(attn: nn.Module, sources: Tuple[str, ...]):
     def streams(args, kwargs):
         vision, lang, mask_v, mask_l = _unpack(args, kwargs)
         found = []
         if 'image' in sources:
-            found.append((vision, _valid(mask_v), attn.v_proj))
+            found.append((vision, valid_tokens(mask_v), attn.v_proj))
         if 'text' in sources:
-            found.append((lang, _valid(mask_l), attn.l_proj))
+            found.append((lang, valid_tokens(mask_l), attn.l_proj))
         return found
 
     return streams
@@ -148,8 +142,8 @@ def _aligned_streams(attn: nn.Module, sources: Tuple[str, ...]):
 def _raw_streams(side: str):
     def streams(args, kwargs):
         vision, lang, mask_v, mask_l = _unpack(args, kwargs)
-        return [(vision, _valid(mask_v), None) if side == 'image' else
-                (lang, _valid(mask_l), None)]
+        return [(vision, valid_tokens(mask_v), None) if side == 'image' else
+                (lang, valid_tokens(mask_l), None)]
 
     return streams
 

@@ -182,6 +182,14 @@ def _extend_mask(mask: Tensor, k: int, visible: bool) -> Tensor:
     return torch.cat([mask, pad], dim=1)
 
 
+def valid_tokens(mask: Optional[Tensor]) -> Optional[Tensor]:
+    """(B, N) bool, True = a real token, from either fusion mask convention (GLIP's integer
+    text mask, 1 = valid; Grounding DINO's bool masks, True = padding)."""
+    if mask is None:
+        return None
+    return ~mask if mask.dtype == torch.bool else mask != 0
+
+
 def fusion_attentions(detector: nn.Module) -> List[str]:
     """Paths of every ``BiMultiHeadAttention`` in the detector, in forward order."""
     return [n for n, m in detector.named_modules() if isinstance(m, BiMultiHeadAttention)]

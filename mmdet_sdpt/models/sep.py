@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from ..registry import TUNERS
 from .sdpt import (STREAMS, SDPT, UnifiedPrototypeTokens, _extend_mask, _unpack,
-                   inverse_projection)
+                   valid_tokens)
 
 SOURCES = ('image', 'text')
 
@@ -51,12 +51,6 @@ def pooled_tokens(tokens: Tensor, valid: Optional[Tensor], num: int) -> Tuple[Te
     means = F.adaptive_avg_pool1d(x * w, num) / share.clamp_min(torch.finfo(x.dtype).tiny)
     return means.transpose(1, 2), share[:, 0] == 0
 
-
-def _valid(mask: Optional[Tensor]) -> Optional[Tensor]:
-    """(B, N) bool, True = a real token, from either of mmdet's fusion mask conventions."""
-    if mask is None:
-        return None
-    return ~mask if mask.dtype == torch.bool else mask != 0
 
 
 class TokenFusion(nn.Module):
@@ -122,7 +116,7 @@ class SelfEnhancedPrompts(UnifiedPrototypeTokens):
         for source, tokens, mask, proj in (('image', vision, mask_v, attn.v_proj),
                                            ('text', lang, mask_l, attn.l_proj)):
             if source in self.sources:
-                means, none = pooled_tokens(tokens, _valid(mask), self.num_selected)
+                means, none = pooled_tokens(tokens, valid_tokens(mask), self.num_selected)
                 picked.append(proj(means))  # frozen projection: pooled first, exact
                 empty.append(none)
         return torch.cat(picked, dim=1), torch.cat(empty, dim=1)

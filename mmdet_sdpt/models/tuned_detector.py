@@ -19,7 +19,6 @@ import os.path as osp
 import types
 from typing import Optional, Sequence
 
-import torch
 from mmdet.registry import MODELS
 from mmengine.logging import print_log
 from mmengine.runner.checkpoint import _load_checkpoint

@@ -68,13 +68,13 @@ class _InputGradOnlyMDCN(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, offset, mask, weight, bias, stride, padding, dilation):
         ctx.conv_args = (stride, padding, dilation)
-        ctx.save_for_backward(input, offset, mask, weight, bias)
+        ctx.save_for_backward(input, offset, mask, weight)  # the bias has no say in them
         return modulated_deform_conv2d(input, offset, mask, weight, bias, stride, padding,
                                        dilation, 1, 1)
 
     @staticmethod
     def backward(ctx, grad_out):
-        input, offset, mask, weight, bias = ctx.saved_tensors
+        input, offset, mask, weight = ctx.saved_tensors
         wanted = ctx.needs_input_grad[:3]
         leaves = [t.detach().requires_grad_(need) for t, need in zip(
             (input, offset, mask), wanted)]
