@@ -4,6 +4,7 @@
 Importing the package registers everything into mmdet's registries.
 """
 from . import compat  # noqa: F401  (before anything imports lvis)
+from . import checkpoint  # noqa: F401  (every local .pth load: tensors and plain data only)
 from . import datasets, engine, models  # noqa: F401
 from .adapter import load_adapter
 

@@ -2,7 +2,6 @@
 import json
 
 import numpy as np
-import torch
 
 import mmdet_sdpt.compat as compat
 
@@ -29,13 +28,3 @@ def test_lvis_evaluation_runs_with_current_numpy(tmp_path):
 
 def test_numpy_alias_is_only_restored_when_missing():
     assert compat.lvis_numpy_compat() is False  # already restored at import
-
-
-def test_mmengine_checkpoints_load_weights_only(tmp_path):
-    from mmengine.logging import HistoryBuffer
-    buf = HistoryBuffer()
-    buf.update(np.float64(1.5))
-    path = tmp_path / 'c.pth'
-    torch.save({'message_hub': {'log_scalars': {'loss': buf}}, 'x': np.array([1, 2])}, path)
-    loaded = torch.load(path)  # weights_only=True, torch's default since 2.6
-    assert loaded['message_hub']['log_scalars']['loss'].current() == 1.5

@@ -18,9 +18,8 @@ row, so that is SDPT's own config with two options::
 """
 import argparse
 
-from mmengine.runner.checkpoint import _load_checkpoint
-
 from mmdet_sdpt.adapter import atomic_save
+from mmdet_sdpt.checkpoint import load_checkpoint_file
 from mmdet_sdpt.models.pre import fold_checkpoint
 
 
@@ -33,7 +32,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    checkpoint = _load_checkpoint(args.adapter, map_location='cpu')
+    checkpoint = load_checkpoint_file(args.adapter)
     try:
         folded = fold_checkpoint(checkpoint)
     except ValueError as err:

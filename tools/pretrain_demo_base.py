@@ -18,12 +18,12 @@ import os.path as osp
 import sys
 import time
 
-import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmdet_sdpt  # noqa: F401
 from mmdet_sdpt.adapter import atomic_save
+from mmdet_sdpt.checkpoint import load_checkpoint_file
 from mmdet_sdpt.utils.atomic_io import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -60,7 +60,7 @@ def update_sha256sums(path: str, name: str, digest: str) -> None:
 
 def export(checkpoint: str, out: str, cfg: Config, config: str = CONFIG,
            seconds: float = None) -> str:
-    state = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']
+    state = load_checkpoint_file(checkpoint)['state_dict']
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     command = 'python tools/pretrain_demo_base.py'
     if osp.abspath(config) != CONFIG:

@@ -6,9 +6,9 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from terminaltables import AsciiTable
 
+from ..adapter import adapter_meta, get_tuner, to_adapter_checkpoint, unwrap
+from ..checkpoint import from_plain, label_state_dict, to_plain
 from ..models.tuned_detector import training_modules
-from ..adapter import (adapter_meta, check_adapter_checkpoint, get_tuner,
-                       to_adapter_checkpoint, unwrap)
 
 
 def trainable_table(model) -> list:
@@ -69,7 +69,9 @@ class FrozenSetHook(Hook):
 @HOOKS.register_module()
 class AdapterCheckpointHook(Hook):
     """Saved checkpoints hold only the tuned tensors plus ``meta['adapter']``; loaded ones
-    (``--resume``, ``load_from``, ``tools/test.py CONFIG CKPT``) are checked to fit.
+    (``--resume``, ``load_from``, ``tools/test.py CONFIG CKPT``) are checked to fit by the
+    tuned detector's own load check (``mmdet_sdpt.adapter.check_loaded_state_dict``), which
+    this hook hands the checkpoint's adapter meta and file name.
 
     Args:
         allow_base_mismatch (bool): load a checkpoint tuned on another base (a warning).
@@ -80,16 +82,42 @@ class AdapterCheckpointHook(Hook):
     def __init__(self, allow_base_mismatch: bool = False):
         self.allow_base_mismatch = allow_base_mismatch
 
+    def before_run(self, runner) -> None:
+        if self.allow_base_mismatch:
+            unwrap(runner.model).allow_base_mismatch = True
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         to_adapter_checkpoint(runner.model, checkpoint)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # runs before the runner copies the tensors into the model
-        check_adapter_checkpoint(runner.model, checkpoint,
-                                 source=f"checkpoint {getattr(runner, '_load_from', None) or ''}".strip(),
-                                 allow_base_mismatch=self.allow_base_mismatch)
+        source = getattr(runner, '_load_from', None) or 'the checkpoint being loaded'
+        label_state_dict(checkpoint, f'checkpoint {source}')
 
     def after_train(self, runner) -> None:
         meta = adapter_meta(runner.model)
         print_log(f'adapter checkpoints in {runner.work_dir}: {meta["tuner"]["method"]} '
                   f'on base {meta["base"]}', logger='current')
+
+
+@HOOKS.register_module()
+class PlainCheckpointHook(Hook):
+    """Checkpoints hold tensors and plain data only, so that weights-only ``torch.load``
+    (ours, and stock mmdet scripts') reads them with nothing allowlisted: the message hub's
+    ``HistoryBuffer`` objects and any numpy value become tagged plain data when a checkpoint
+    is saved, and are rebuilt when one is loaded (before ``resume()`` hands them to the
+    message hub), so ``--resume`` restores exactly what it restored before."""
+
+    priority = 'VERY_LOW'  # saving: after every other hook has added its part
+
+    TENSORS = ('state_dict', 'optimizer')  # tensors and numbers: nothing to convert
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        for key in checkpoint:
+            if key not in self.TENSORS:
+                checkpoint[key] = to_plain(checkpoint[key])
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        for key in checkpoint:
+            if key not in self.TENSORS:
+                checkpoint[key] = from_plain(checkpoint[key])

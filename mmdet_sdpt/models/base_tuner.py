@@ -39,23 +39,29 @@ class BaseTuner:
         as opposed to a base tensor that trains (linear probe, BitFit, full tuning)."""
         return any(name.startswith(p + '.') for p in self.owned_prefixes)
 
+    @staticmethod
+    def switchable_modules(detector: nn.Module) -> List[nn.Module]:
+        """The tuner modules with an ``enabled`` flag (SDPT and the other prompts, VPT,
+        LoRA, language prompts): switched off, each computes nothing."""
+        return [m for m in detector.modules()
+                if getattr(m, 'is_tuner_module', False) and hasattr(m, 'enabled')]
+
     @contextlib.contextmanager
     def disabled(self, detector: nn.Module):
         """Context in which the detector computes what its base computes (zero-shot).
 
-        Tuners that add modules switch them off: every module marked ``is_tuner_module``
-        that has an ``enabled`` flag (SDPT and the other prompts, VPT, LoRA, language
-        prompts). For tuners that train base tensors (linear probe, BitFit, full) this holds
-        only while those tensors are untouched, i.e. before tuning."""
-        modules = [m for m in detector.modules()
-                   if getattr(m, 'is_tuner_module', False) and hasattr(m, 'enabled')]
+        Tuners that add modules switch them off (``switchable_modules``). For tuners that
+        train base tensors (linear probe, BitFit, full) this holds only while those tensors
+        are untouched, i.e. before tuning."""
+        modules = self.switchable_modules(detector)
+        before = [m.enabled for m in modules]
         for m in modules:
             m.enabled = False
         try:
             yield
         finally:
-            for m in modules:
-                m.enabled = True
+            for m, enabled in zip(modules, before):
+                m.enabled = enabled
 
     def fingerprint_names(self, detector: nn.Module) -> List[str]:
         """Names of frozen tensors hashed into the base fingerprint.

@@ -21,9 +21,10 @@ from typing import Optional, Sequence
 
 from mmdet.registry import MODELS
 from mmengine.logging import print_log
-from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
+from ..adapter import check_loaded_state_dict, load_checks_off, tensors_digest
+from ..checkpoint import load_checkpoint_file
 from ..ops import use_input_grad_only_dcn
 from ..registry import POST_BUILD, TUNERS
 from ..utils.logging import quiet_current_logger
@@ -41,6 +42,7 @@ def TunedDetector(detector_type: str,
                   strict_base: bool = True,
                   allow_base_mismatch: bool = False,
                   input_grad_only_dcn: bool = True,
+                  zero_shot: bool = False,
                   **detector_cfg) -> nn.Module:
     """Build ``detector_type`` from ``detector_cfg``, apply ``post_build`` edits, inject
     ``tuner``, freeze everything the tuner does not own, and load ``base_checkpoint``.
@@ -75,7 +77,19 @@ def TunedDetector(detector_type: str,
     detector.allow_base_mismatch = allow_base_mismatch
     if base_checkpoint:
         load_base_checkpoint(detector, base_checkpoint, strict=strict_base)
+    if zero_shot:
+        switch_off_tuner(detector)
     return detector
+
+
+def switch_off_tuner(detector: nn.Module) -> None:
+    """Zero-shot for good: every tuner module computes nothing (as inside the tuner's
+    ``disabled()``), and loads of state dicts without tuned tensors are allowed."""
+    for module in detector.tuner.switchable_modules(detector):
+        module.enabled = False
+    detector.zero_shot = True
+    print_log(f'{type(detector).__name__}: zero-shot, the {detector.tuner.method} tuner is '
+              'switched off', logger='current')
 
 
 def _initialised_at_build(self) -> None:
@@ -92,6 +106,7 @@ def attach_tuner(detector: nn.Module, tuner) -> nn.Module:
     for name, param in detector.named_parameters():
         param.requires_grad_(tuner.trainable(name))
     detector.train = types.MethodType(_train_keeping_frozen_eval, detector)
+    detector.register_load_state_dict_pre_hook(check_loaded_state_dict)
     detector.register_load_state_dict_post_hook(_adapter_only_is_complete)
     detector.train(detector.training)
     return detector
@@ -130,9 +145,13 @@ def _train_keeping_frozen_eval(self: nn.Module, mode: bool = True) -> nn.Module:
 
 def _adapter_only_is_complete(module: nn.Module, incompatible_keys) -> None:
     """Loading an adapter-only checkpoint (resume, tools/test.py) misses every base tensor
-    by design: they come from ``base_checkpoint``. Do not report them as missing."""
+    by design: they come from ``base_checkpoint``. Do not report them as missing; nor the
+    tuned tensors a zero-shot model (its tuner off) loads the base without."""
     tuner = module.tuner
     missing = incompatible_keys.missing_keys
+    if getattr(module, 'zero_shot', False):
+        missing[:] = [k for k in missing if not tuner.owns(k)]
+        return
     tuned_missing = [k for k in missing if tuner.trainable(k)]
     tuned_total = [k for k in module.state_dict() if tuner.trainable(k)]
     if tuned_total and not tuned_missing:
@@ -147,7 +166,7 @@ def load_base_checkpoint(detector: nn.Module, path: str, strict: bool = True) ->
             f'--cfg-options model.base_checkpoint=/path/to/base.pth (a full mmdet '
             f'checkpoint of the base detector; official GLIP weights: convert them with '
             f'tools/model_converters/glip_to_mmdet.py).')
-    ckpt = _load_checkpoint(path, map_location='cpu')
+    ckpt = load_checkpoint_file(path, map_location='cpu')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
     state = {k[7:] if k.startswith('module.') else k: v for k, v in state.items()}
     tuner = detector.tuner
@@ -163,7 +182,13 @@ def load_base_checkpoint(detector: nn.Module, path: str, strict: bool = True) ->
             f'{len(mismatched)} tensors differ in shape, e.g. {mismatched[:3]}. '
             'Use the base checkpoint made for this model config.')
     base_state = {k: v for k, v in state.items() if not tuner.owns(k)}
-    result = detector.load_state_dict(base_state, strict=False)
+    with load_checks_off(detector):  # a base has no tuned tensors of its own
+        result = detector.load_state_dict(base_state, strict=False)
+    tuned = sorted(n for n in detector.state_dict() if tuner.trainable(n))
+    if tuned and not any(tuner.owns(n) for n in tuned):
+        # the tuned tensors are base tensors (linear probe, BitFit, full): remember the
+        # base's values, so a "tuned" checkpoint that merely repeats them is told apart
+        detector.base_tuned_digest = tensors_digest(detector.state_dict(), tuned)
     missing = [k for k in result.missing_keys
                if not tuner.owns(k) and 'num_batches_tracked' not in k]
     if missing and strict:

@@ -116,11 +116,12 @@ def test_adapter_only_load_reports_no_missing_base_tensors(build_tiny, base_chec
     ckpt_mod.print_log = lambda msg, **kw: messages.append(msg)
     try:
         load_state_dict(model, copy.deepcopy(adapter))
-        load_state_dict(model, {k: v for k, v in adapter.items()
-                                if 'tower.0' in k})  # a prompt tensor missing: reported
     finally:
         ckpt_mod.print_log = orig
-    assert len(messages) == 1 and 'sdpt' in messages[0]
+    assert messages == []
+    # a prompt tensor missing: the load stops, naming it
+    with pytest.raises(AdapterMismatchError, match=r'lacks 1 of the SDPT tensors.*tower\.3'):
+        load_state_dict(model, {k: v for k, v in adapter.items() if 'tower.0' in k})
 
 
 @pytest.mark.parametrize('builder', ['build_tiny', 'build_tiny_gdino'])

@@ -125,3 +125,55 @@ def test_grounding_dino_trains_and_tests_end_to_end(tiny_env, gdino_base_checkpo
                    '--cfg-options', base)
     assert out.returncode == 0, out.stderr[-3000:]
     assert 'coco/bbox_mAP' in out.stdout + out.stderr
+
+
+def test_runner_checkpoints_load_in_stock_torch(trained):
+    """No allowlist needed: a process without mmdet_sdpt (stock mmdet scripts, publish_model)
+    reads them with torch's default weights-only load."""
+    work_dir, _ = trained
+    path = os.path.join(work_dir, 'iter_4.pth')
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == []
+    out = subprocess.run([sys.executable, '-c', f'import torch; c = torch.load({path!r}); '
+                          'print(sorted(c))'], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "'message_hub'" in out.stdout and "'optimizer'" in out.stdout
+
+
+def _maps(log):
+    return [line.split('coco/bbox_mAP:')[1].split()[0] for line in log.splitlines()
+            if 'coco/bbox_mAP:' in line]
+
+
+def test_kill_9_then_resume_gives_bit_identical_prompts_and_ap(tiny_env, base_checkpoint,
+                                                               tmp_path):
+    import signal
+    import time
+    args = ['--cfg-options', f'model.base_checkpoint={base_checkpoint}',
+            'train_cfg.max_iters=8', 'train_cfg.val_interval=8',
+            'default_hooks.checkpoint.interval=2', 'default_hooks.checkpoint.max_keep_ckpts=4',
+            'randomness.seed=0']
+    straight = str(tmp_path / 'straight')
+    out = run_tool('train.py', TINY_CONFIG, '--work-dir', straight, *args)
+    assert out.returncode == 0, out.stderr[-3000:]
+    killed = str(tmp_path / 'killed')
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, 'tools', 'train.py'),
+                             TINY_CONFIG, '--work-dir', killed, *args], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = os.path.join(killed, 'last_checkpoint')
+    deadline = time.time() + 300
+    while not os.path.exists(last) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not os.path.exists(os.path.join(killed, 'iter_8.pth'))  # killed mid-run
+    resumed = run_tool('train.py', TINY_CONFIG, '--work-dir', killed, '--resume', *args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert 'resumed epoch: 0, iter: ' in resumed.stdout + resumed.stderr
+    a = torch.load(os.path.join(straight, 'iter_8.pth'))
+    b = torch.load(os.path.join(killed, 'iter_8.pth'))
+    assert set(a['state_dict']) == set(b['state_dict'])
+    for key, value in a['state_dict'].items():
+        assert torch.equal(value, b['state_dict'][key]), key
+    assert _maps(out.stdout + out.stderr)[-1:] == _maps(resumed.stdout + resumed.stderr)[-1:]
+    assert _maps(resumed.stdout + resumed.stderr)

@@ -7,7 +7,9 @@ GLIP keys, with the key mapping of mmdet's own converter (shipped in mmdet's whe
 
 Unlike mmdet's script, DST is written where asked (atomically: never half-written), as
 ``{'state_dict': ..., 'meta': {'converted_from': SRC}}``, which mmengine's
-``load_checkpoint`` and our ``model.base_checkpoint`` (``GLIP_CKPT``) read. Keys that
+``load_checkpoint`` and our ``model.base_checkpoint`` (``GLIP_CKPT``) read. SRC is read with
+tensors and plain data only (``mmdet_sdpt.checkpoint``); ``--allow-pickle`` unpickles it in
+full, for a file you trust that the safe loader refuses. Keys that
 mmdet's mapping drops (anchor generator, resizer, ``cls_logits``, BERT pooler, anything
 outside backbone / language backbone / rpn) are listed, not converted.
 """
@@ -20,8 +22,8 @@ import runpy
 import mmdet
 import torch
 
-import mmdet_sdpt  # noqa: F401  (torch.load's weights-only mode: mmengine classes allowed)
 from mmdet_sdpt.adapter import atomic_save
+from mmdet_sdpt.checkpoint import load_checkpoint_file
 
 MMDET_CONVERTER = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'model_converters',
                            'glip_to_mmdet.py')
@@ -47,10 +49,13 @@ def main(argv=None):
     parser.add_argument('src', help='official GLIP .pth (a dict with "model", or a state dict)')
     parser.add_argument('dst', help='mmdet checkpoint to write')
     parser.add_argument('--allow-pickle', action='store_true',
-                        help='load SRC with torch.load(weights_only=False): only for files '
-                        'you trust, if the weights-only loader refuses it')
+                        help='unpickle SRC in full (it can run code): only for a file you '
+                        'trust, if the safe loader refuses it')
     args = parser.parse_args(argv)
-    checkpoint = torch.load(args.src, map_location='cpu', weights_only=not args.allow_pickle)
+    if args.allow_pickle:  # the user's explicit choice for a file they trust
+        checkpoint = torch.load(args.src, map_location='cpu', weights_only=False)
+    else:
+        checkpoint = load_checkpoint_file(args.src)
     state = checkpoint['model'] if 'model' in checkpoint else checkpoint  # as mmdet's script
     converted, dropped = convert_state_dict(state)
     atomic_save({'state_dict': converted,
