@@ -177,3 +177,27 @@ def test_kill_9_then_resume_gives_bit_identical_prompts_and_ap(tiny_env, base_ch
         assert torch.equal(value, b['state_dict'][key]), key
     assert _maps(out.stdout + out.stderr)[-1:] == _maps(resumed.stdout + resumed.stderr)[-1:]
     assert _maps(resumed.stdout + resumed.stderr)
+
+
+def test_stock_publish_model_reads_and_our_test_tool_evaluates_its_output(
+        trained, base_checkpoint, tmp_path):
+    """mmdet's own publish_model.py (torch.load with no allowlist) takes our checkpoint, and
+    what it writes (torch's legacy format, meta + state_dict) evaluates as the adapter."""
+    import glob
+    import time
+    import mmdet
+    work_dir, _ = trained
+    script = os.path.join(os.path.dirname(mmdet.__file__), '.mim', 'tools',
+                          'model_converters', 'publish_model.py')
+    out = subprocess.run([sys.executable, script, os.path.join(work_dir, 'iter_4.pth'),
+                          str(tmp_path / 'published.pth')], capture_output=True, text=True,
+                         cwd=str(tmp_path), timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    deadline = time.time() + 30  # the script renames it with a background `mv`
+    while not glob.glob(str(tmp_path / 'published-*.pth')) and time.time() < deadline:
+        time.sleep(0.1)
+    published = glob.glob(str(tmp_path / 'published-*.pth'))[0]
+    res = run_tool('test.py', TINY_CONFIG, published, '--work-dir', str(tmp_path / 'w'),
+                   '--cfg-options', f'model.base_checkpoint={base_checkpoint}')
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert 'coco/bbox_mAP' in res.stdout + res.stderr
