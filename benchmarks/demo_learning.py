@@ -21,10 +21,10 @@ import time
 
 import numpy as np
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 import mmdet_sdpt  # noqa: F401
 from mmdet_sdpt.adapter import get_tuner
+from mmdet_sdpt.engine import build_runner
 from mmdet_sdpt.utils.atomic_io import atomic_write, atomic_write_json
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -65,8 +65,9 @@ def run(method: str, seed: int, iters: int, out: str, zero_shot: bool = False,
     cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = iters
     cfg.default_hooks.checkpoint.interval = iters
     cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] in (
-        'FrozenSetHook', 'AdapterCheckpointHook', 'PrototypeInitHook')]
-    runner = Runner.from_cfg(cfg)
+        'FrozenSetHook', 'DivergenceGuardHook', 'AdapterCheckpointHook',
+        'PlainCheckpointHook', 'PrototypeInitHook')]
+    runner = build_runner(cfg)
     model = runner.model
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     start = time.perf_counter()

@@ -19,11 +19,11 @@ import sys
 import time
 
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 import mmdet_sdpt  # noqa: F401
 from mmdet_sdpt.adapter import atomic_save
 from mmdet_sdpt.checkpoint import load_checkpoint_file
+from mmdet_sdpt.engine import build_runner
 from mmdet_sdpt.utils.atomic_io import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -92,7 +92,7 @@ def main():
     checkpoint, seconds = args.export_only, None
     if checkpoint is None:
         start = time.perf_counter()
-        Runner.from_cfg(cfg).train()
+        build_runner(cfg).train()
         seconds = time.perf_counter() - start
         checkpoint = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
     digest = export(checkpoint, out, cfg, args.config, seconds)

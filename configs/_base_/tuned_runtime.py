@@ -1,7 +1,10 @@
-# Runtime pieces every tuned config shares: register mmdet_sdpt, check the frozen set and
-# log the trainable table, save adapter-only checkpoints of plain data (no pickled objects).
+# Runtime pieces every tuned config shares: register mmdet_sdpt; TunedRunner (atomic
+# checkpoints, one run per work dir, data checks); check the frozen set and log the
+# trainable table; stop a diverged run; save adapter-only checkpoints of plain data (no
+# pickled objects).
 # (Model bases add optim_wrapper.constructor='TrainableOptimWrapperConstructor' and
 # load_from=None.)
 custom_imports = dict(imports=['mmdet_sdpt'], allow_failed_imports=False)
-custom_hooks = [dict(type='FrozenSetHook'), dict(type='AdapterCheckpointHook'),
-                dict(type='PlainCheckpointHook')]
+runner_type = 'TunedRunner'
+custom_hooks = [dict(type='FrozenSetHook'), dict(type='DivergenceGuardHook'),
+                dict(type='AdapterCheckpointHook'), dict(type='PlainCheckpointHook')]

@@ -7,7 +7,5 @@ _base_ = '../_base_/demo_tiny_glip.py'
 
 model = dict(tuner=dict(num_tokens=8))
 optim_wrapper = dict(optimizer=dict(lr=5e-2))
-custom_hooks = [
-    dict(type='FrozenSetHook'), dict(type='AdapterCheckpointHook'),
-    dict(type='ZeroShotComparisonHook'), dict(type='ProgressBarHook')
-]
+custom_hooks = _base_.custom_hooks + [
+    dict(type='ZeroShotComparisonHook'), dict(type='ProgressBarHook')]

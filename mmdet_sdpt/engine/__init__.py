@@ -1,9 +1,14 @@
 from .demo_hooks import ProgressBarHook, ZeroShotComparisonHook
-from .hooks import (AdapterCheckpointHook, FrozenSetHook, PlainCheckpointHook,
-                    trainable_table)
+from .hooks import (AdapterCheckpointHook, DivergenceGuardHook, FrozenSetHook,
+                    PlainCheckpointHook, TrainingDivergedError, trainable_table)
 from .optim import TrainableOptimWrapperConstructor
+from .runner import (AtomicLocalBackend, DataSampleError, EmptyDatasetError, TunedRunner,
+                     WorkDirInUseError, build_runner)
 
-__all__ = ['AdapterCheckpointHook', 'FrozenSetHook', 'PlainCheckpointHook',
+__all__ = ['AdapterCheckpointHook', 'DivergenceGuardHook', 'FrozenSetHook',
+           'PlainCheckpointHook', 'TrainingDivergedError', 'AtomicLocalBackend',
+           'DataSampleError', 'EmptyDatasetError', 'TunedRunner', 'WorkDirInUseError',
+           'build_runner',
            'TrainableOptimWrapperConstructor', 'ProgressBarHook', 'ZeroShotComparisonHook',
            'trainable_table']
 from . import prototype_init  # noqa: E402,F401  (registers its hook)

@@ -1,5 +1,8 @@
 """Runner-side hooks of a tuned detector: one concern each, all state from the runner."""
+import math
 from collections import OrderedDict
+
+import torch
 
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
@@ -121,3 +124,101 @@ class PlainCheckpointHook(Hook):
         for key in checkpoint:
             if key not in self.TENSORS:
                 checkpoint[key] = from_plain(checkpoint[key])
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss or a tuned tensor became non-finite."""
+
+
+@HOOKS.register_module()
+class DivergenceGuardHook(Hook):
+    """Stop a run that diverged instead of training on and saving NaN.
+
+    After every iteration: a non-finite loss, or a non-finite trainable tensor, stops the
+    run with ``TrainingDivergedError`` naming the iteration and the learning rate; no
+    checkpoint is written from that state (this hook runs before ``CheckpointHook``, and
+    every save is checked again). Under AMP the loss scaler skips steps whose gradients
+    overflow, so there ``amp_patience`` non-finite losses in a row are needed to stop.
+    A trainable tensor that grows past ``max(growth x its start, floor)`` in max |value|
+    (e.g. ``lr=1e6`` drove SDPT's tokens to ~8e6 and the AP to zero) gets one warning.
+
+    Args:
+        interval (int): check the tensors every ``interval`` iterations (and at every save).
+        amp_patience (int): non-finite losses in a row tolerated under AMP.
+        growth (float), floor (float): the warning's threshold.
+    """
+
+    priority = 'ABOVE_NORMAL'  # before CheckpointHook (VERY_LOW) saves this iteration
+
+    def __init__(self, interval: int = 1, amp_patience: int = 10, growth: float = 100.,
+                 floor: float = 100.):
+        self.interval, self.amp_patience = interval, amp_patience
+        self.growth, self.floor = growth, floor
+        self._bad_losses = 0
+        self._start = None
+        self._warned = False
+
+    @staticmethod
+    def _trainable(runner) -> list:
+        return [(n, p) for n, p in unwrap(runner.model).named_parameters() if p.requires_grad]
+
+    @staticmethod
+    def _max_abs(params) -> list:
+        if not params:
+            return []
+        with torch.no_grad():
+            return torch.stack([p.detach().abs().amax().float() for _, p in params]).tolist()
+
+    @staticmethod
+    def _lr(runner) -> str:
+        try:
+            lrs = runner.optim_wrapper.get_lr()
+        except Exception:  # pragma: no cover  (an optimizer without get_lr)
+            return '?'
+        values = sorted({f'{v:g}' for group in lrs.values() for v in group})
+        return ', '.join(values)
+
+    def _diverged(self, runner, what: str, step: int) -> TrainingDivergedError:
+        last = runner.message_hub.get_info('last_ckpt')
+        return TrainingDivergedError(
+            f'iteration {step}: {what} (learning rate {self._lr(runner)}): training '
+            'diverged. Lower optim_wrapper.optimizer.lr or set optim_wrapper.clip_grad; '
+            'no checkpoint was saved from this state'
+            + (f' (the last one, {last}, was saved before it).' if last else '.'))
+
+    def before_train(self, runner) -> None:
+        self._start = dict(zip([n for n, _ in self._trainable(runner)],
+                               self._max_abs(self._trainable(runner))))
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        step = runner.iter + 1
+        loss = (outputs or {}).get('loss')
+        loss = float(loss.detach()) if torch.is_tensor(loss) else loss
+        if loss is not None and not math.isfinite(loss):
+            self._bad_losses += 1
+            amp = 'Amp' in type(runner.optim_wrapper).__name__
+            if not amp or self._bad_losses >= self.amp_patience:
+                times = f' ({self._bad_losses} times in a row)' if amp else ''
+                raise self._diverged(runner, f'the loss is {loss}{times}', step)
+        else:
+            self._bad_losses = 0
+        if step % self.interval == 0 or step == runner.max_iters:
+            self._check_tensors(runner, step)
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        self._check_tensors(runner, runner.iter)
+
+    def _check_tensors(self, runner, step: int) -> None:
+        params = self._trainable(runner)
+        for (name, _), value in zip(params, self._max_abs(params)):
+            if not math.isfinite(value):
+                raise self._diverged(runner, f'the trainable tensor {name} holds '
+                                     f'{"NaN" if value != value else "inf"}', step)
+            start = (self._start or {}).get(name, 0.)
+            if not self._warned and value > max(self.growth * start, self.floor):
+                self._warned = True
+                print_log(f'iteration {step}: the trainable tensor {name} reached max '
+                          f'|value| {value:.3g} (it started at {start:.3g}) with learning '
+                          f'rate {self._lr(runner)}: the run is probably diverging and its '
+                          'results are likely wrong. Lower optim_wrapper.optimizer.lr.',
+                          logger='current', level=30)

@@ -1,5 +1,7 @@
 """Write a file so that readers never see it half-written: a temporary file beside the
-target (same filesystem), then ``os.replace``, which is atomic on POSIX and Windows."""
+target (same filesystem), flushed to disk (``fsync``), then ``os.replace``, which is atomic
+on POSIX and Windows. A failed write (a full disk, an interrupt) leaves the target as it
+was and removes the temporary file."""
 import json
 import os
 import os.path as osp
@@ -22,13 +24,36 @@ def atomic_write(path: str, data: Union[str, bytes, Callable[[str], None]]) -> s
         else:
             with os.fdopen(fd, 'wb') as f:
                 f.write(data.encode() if isinstance(data, str) else data)
+        _fsync_file(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600)
         os.replace(tmp, path)
+        _fsync_dir(folder)  # the rename itself survives a power cut
     except BaseException:
         if osp.exists(tmp):
             os.remove(tmp)
         raise
     return path
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover  (platforms without directory fds)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover  (some filesystems refuse fsync on a folder)
+        pass
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

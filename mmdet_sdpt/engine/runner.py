@@ -1,0 +1,331 @@
+"""``TunedRunner``: mmengine's ``Runner`` (``runner_type='TunedRunner'`` in every tuned
+config) with what a shared, long run needs and mmengine leaves out:
+
+- **checkpoints are never half-written**: every local checkpoint write (``iter_N.pth``,
+  ``best_*.pth``, ``last_checkpoint``) goes through ``AtomicLocalBackend`` (a temporary file
+  beside the target, fsync, rename), and the ``CheckpointHook``'s removal of old
+  checkpoints waits until the next write in that folder has completed; ``--resume`` resumes
+  from the newest *complete* checkpoint when ``last_checkpoint`` names a missing or broken
+  one (a run killed mid-write on a full disk);
+- **one training run per work dir**: the main process holds an exclusive lock
+  (``<work_dir>/.train.lock``, ``flock``) while it trains; a second run on the same work dir
+  stops at once with ``WorkDirInUseError``; the kernel drops the lock when its holder dies
+  (``kill -9`` included), so a later ``--resume`` is never blocked by a dead run;
+- **data that would silently give wrong results is named**: an annotation file with no
+  images stops with the file's name, boxes dropped because their category is not among the
+  prompt's classes are counted in a warning (per category), and a sample that fails in the
+  pipeline (a corrupt image) fails with its file's name.
+
+Everything else is mmengine's ``Runner`` as is; ``build_runner(cfg)`` builds a config's
+runner the way mmdet's ``tools/train.py`` does.
+"""
+import fcntl
+import json
+import os
+import os.path as osp
+import re
+import socket
+import time
+import zipfile
+from contextlib import contextmanager
+from typing import Optional, Union
+
+from mmengine.dataset import Compose
+from mmengine.dist import is_main_process
+from mmengine.fileio import LocalBackend, register_backend
+from mmengine.hooks import CheckpointHook
+from mmengine.logging import print_log
+from mmengine.registry import DATASETS, RUNNERS  # the root ones, as mmengine's Runner
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+from torch.utils.data import DataLoader
+
+from ..utils.atomic_io import atomic_write
+
+LOCK_FILE = '.train.lock'
+_CKPT_NAME = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
+_TMP_NAME = re.compile(r'^\..+\.tmp\.pth$')  # atomic_write's temporary files
+
+
+class WorkDirInUseError(RuntimeError):
+    """Another live training run holds the work dir."""
+
+
+class EmptyDatasetError(ValueError):
+    """A dataset's annotation file has no images (left)."""
+
+
+class DataSampleError(RuntimeError):
+    """A sample failed in the data pipeline; the message names its file."""
+
+
+# ---- atomic checkpoint files --------------------------------------------------------------
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's ``LocalBackend`` whose writes are atomic and whose removals of
+    checkpoints are deferred until the next complete write into the same folder, so that a
+    failed save (a full disk, a crash) never leaves a half-written file nor takes away the
+    checkpoint it was to replace."""
+
+    _pending: dict = {}  # folder -> paths to remove (get_file_backend builds new instances)
+
+    def put(self, obj: bytes, filepath) -> None:
+        atomic_write(str(filepath), obj)
+        self._remove_pending(osp.dirname(osp.abspath(filepath)), keep=str(filepath))
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        atomic_write(str(filepath), obj.encode(encoding))
+
+    def remove(self, filepath) -> None:
+        filepath = str(filepath)
+        if filepath.endswith('.pth') and osp.isfile(filepath):
+            self._pending.setdefault(osp.dirname(osp.abspath(filepath)), []).append(filepath)
+        else:
+            super().remove(filepath)
+
+    @classmethod
+    def _remove_pending(cls, folder: str, keep: str) -> None:
+        for path in cls._pending.pop(folder, []):
+            if osp.abspath(path) != osp.abspath(keep) and osp.isfile(path):
+                os.remove(path)
+
+
+register_backend('atomic_local', AtomicLocalBackend, force=True)
+ATOMIC = dict(backend='atomic_local')
+
+
+def is_complete_checkpoint(path: str) -> bool:
+    """A cheap check that ``path`` is a whole ``torch.save`` file: it exists, is not
+    empty, and its zip directory (written last) is there."""
+    return osp.isfile(path) and osp.getsize(path) > 0 and zipfile.is_zipfile(path)
+
+
+def latest_complete_checkpoint(folder: str) -> Optional[str]:
+    """The ``iter_N.pth`` / ``epoch_N.pth`` in ``folder`` with the largest N that is
+    complete, or None."""
+    found = []
+    for name in os.listdir(folder) if osp.isdir(folder) else []:
+        m = _CKPT_NAME.match(name)
+        if m:
+            found.append((int(m.group(1)), osp.join(folder, name)))
+    for _, path in sorted(found, reverse=True):
+        if is_complete_checkpoint(path):
+            return path
+    return None
+
+
+# ---- data checks ---------------------------------------------------------------------------
+class SampleErrorCompose(Compose):
+    """mmengine's ``Compose`` that names the sample's file when a transform fails."""
+
+    def __call__(self, data: dict):
+        try:
+            return super().__call__(data)
+        except DataSampleError:
+            raise
+        except Exception as err:
+            path = data.get('img_path') if isinstance(data, dict) else None
+            if path is None:
+                raise
+            raise DataSampleError(
+                f'data sample {path} failed in the data pipeline: {type(err).__name__}: '
+                f'{err}. If the file is corrupt or not an image, replace it or remove it '
+                'from the annotation file.') from err
+
+
+def _leaf_datasets(dataset) -> list:
+    """The datasets inside mmengine/torch wrappers (Concat, Repeat, ClassBalanced...)."""
+    if hasattr(dataset, 'datasets'):
+        return [leaf for d in dataset.datasets for leaf in _leaf_datasets(d)]
+    if hasattr(dataset, 'dataset'):
+        return _leaf_datasets(dataset.dataset)
+    return [dataset]
+
+
+def _ann_file_of(cfg) -> Optional[str]:
+    """The annotation file a dataset config reads: the dataset built without loading
+    (``lazy_init``) knows it with ``data_root`` joined; else the config's own keys."""
+    inner = cfg.get('dataset', cfg) if 'ann_file' not in cfg else cfg
+    try:
+        with DefaultScope.overwrite_default_scope(inner.get('_scope_')):
+            ann_file = DATASETS.build({**inner, 'lazy_init': True}).ann_file
+    except Exception:  # a dataset class without lazy_init or ann_file
+        ann_file = inner.get('ann_file')
+        root = inner.get('data_root') or ''
+        if ann_file and root and not osp.isabs(ann_file):
+            ann_file = osp.join(root, ann_file)
+    return ann_file or None
+
+
+def _read_coco(path: str, max_bytes: int = 256 << 20) -> Optional[dict]:
+    if not path or not osp.isfile(path) or osp.getsize(path) > max_bytes:
+        return None
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _empty_dataset_error(cfg) -> EmptyDatasetError:
+    path = _ann_file_of(cfg)
+    coco = _read_coco(path)
+    if path is None:
+        what = 'its dataset has no samples'
+    elif coco is not None and not coco.get('images'):
+        what = f'the annotation file {path} holds no images (it is empty)'
+    elif coco is not None:
+        what = (f'none of the {len(coco["images"])} images of {path} is left after '
+                'filter_cfg (e.g. filter_empty_gt drops images without boxes of the '
+                "prompt's classes)")
+    else:
+        what = f'the annotation file {path} gives no samples'
+    return EmptyDatasetError(f'{what}: point ann_file at a file with images, or check '
+                             'the dataset config (data_root, ann_file, classes, filter_cfg).')
+
+
+def check_dropped_categories(dataset) -> Optional[str]:
+    """Warn (and return the warning) when annotations of ``dataset``'s file have categories
+    that are not among its classes (the prompt): mmdet's ``CocoDataset`` drops those boxes
+    without a word."""
+    classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
+    coco = _read_coco(getattr(dataset, 'ann_file', None))
+    if not classes or coco is None or not coco.get('annotations'):
+        return None
+    names = {c['id']: c.get('name', str(c['id'])) for c in coco.get('categories', [])}
+    kept = set(classes)
+    dropped = {}
+    for ann in coco['annotations']:
+        name = names.get(ann.get('category_id'), f'id {ann.get("category_id")}')
+        if name not in kept:
+            dropped[name] = dropped.get(name, 0) + 1
+    if not dropped:
+        return None
+    total, lost = len(coco['annotations']), sum(dropped.values())
+    per = ', '.join(f'{n!r}: {c}' for n, c in sorted(dropped.items(), key=lambda x: -x[1]))
+    msg = (f'{dataset.ann_file}: {lost} of {total} boxes ({100 * lost / total:.0f}%) are '
+           f"dropped: their categories are not among the prompt's classes ({per}). Add "
+           'them to metainfo.classes, or remove them from the annotation file.')
+    print_log(msg, logger='current', level=30)
+    return msg
+
+
+# ---- the runner ------------------------------------------------------------------------------
+@RUNNERS.register_module()
+class TunedRunner(Runner):
+    """mmengine's ``Runner`` with atomic checkpoints, a work-dir lock and data checks (see
+    the module's docstring)."""
+
+    # checkpoints: atomic writes, deferred removals, resume from a complete file ----------
+    def save_checkpoint(self, out_dir: str, filename: str, file_client_args=None,
+                        save_optimizer: bool = True, save_param_scheduler: bool = True,
+                        meta: dict = None, by_epoch: bool = True, backend_args=None):
+        if backend_args is None and file_client_args is None and '://' not in str(out_dir):
+            backend_args = ATOMIC
+        try:
+            super().save_checkpoint(out_dir, filename, file_client_args, save_optimizer,
+                                    save_param_scheduler, meta, by_epoch, backend_args)
+        except OSError as err:
+            last = self.message_hub.get_info('last_ckpt')
+            keep = (f'{last} and the checkpoints before it are untouched'
+                    if last and osp.basename(last) != filename else
+                    'the checkpoints written before are untouched')
+            raise OSError(err.errno, f'saving checkpoint {filename} in {out_dir} failed '
+                          f'({err.strerror or err}); nothing half-written is left, {keep}. '
+                          'Free space, then resume with --resume.') from err
+
+    def _atomic_checkpoint_hooks(self) -> None:
+        for hook in self.hooks:
+            if (isinstance(hook, CheckpointHook) and hook.backend_args is None
+                    and hook.file_client_args is None
+                    and '://' not in str(hook.out_dir or self.work_dir)):
+                hook.backend_args = ATOMIC  # its file backend is made in before_train
+
+    def load_or_resume(self) -> None:
+        if not self._has_loaded and self._resume and self._load_from is None:
+            self._resume_from_complete_checkpoint()
+        super().load_or_resume()
+
+    def _resume_from_complete_checkpoint(self) -> None:
+        record = osp.join(self.work_dir, 'last_checkpoint')
+        named = ''
+        if osp.isfile(record):
+            with open(record) as f:
+                named = f.read().strip()
+        if named and is_complete_checkpoint(named):
+            return  # mmengine resumes from it
+        folder = osp.dirname(named) if named else self.work_dir
+        found = latest_complete_checkpoint(folder) or latest_complete_checkpoint(
+            self.work_dir)
+        if found is None:
+            return  # nothing complete: mmengine starts afresh, or names the broken file
+        why = (f'last_checkpoint names {named}, which is '
+               f'{"missing" if not osp.exists(named) else "incomplete"}'
+               if named else 'last_checkpoint is missing or empty')
+        print_log(f'{why}: resuming from the newest complete checkpoint, {found}.',
+                  logger='current', level=30)
+        self._load_from = found  # with _resume set: mmengine's resume(found)
+
+    # one training run per work dir ------------------------------------------------------
+    @contextmanager
+    def _work_dir_lock(self):
+        if not is_main_process():
+            yield
+            return
+        path = osp.join(self.work_dir, LOCK_FILE)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 512, 0).decode(errors='replace').strip()
+                raise WorkDirInUseError(
+                    f'work dir {self.work_dir} is in use by another training run '
+                    f'({holder or "holder unknown"}): two runs in one work dir interleave '
+                    'their checkpoints. Wait for it or stop it, or pass another '
+                    '--work-dir.') from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (f'pid {os.getpid()} on {socket.gethostname()}, since '
+                           f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n').encode(), 0)
+            self._remove_stale_temporaries()
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _remove_stale_temporaries(self) -> None:
+        """Temporary files a killed run left mid-write (we hold the lock: nobody writes)."""
+        for name in os.listdir(self.work_dir):
+            if _TMP_NAME.match(name):
+                os.remove(osp.join(self.work_dir, name))
+
+    def train(self):
+        with self._work_dir_lock():
+            self._atomic_checkpoint_hooks()
+            return super().train()
+
+    # data checks ----------------------------------------------------------------------
+    @staticmethod
+    def build_dataloader(dataloader: Union[DataLoader, dict], seed: Optional[int] = None,
+                         diff_rank_seed: bool = False) -> DataLoader:
+        if isinstance(dataloader, DataLoader):
+            return dataloader
+        try:
+            loader = Runner.build_dataloader(dataloader, seed, diff_rank_seed)
+        except ValueError as err:
+            if 'need at least one array to concatenate' not in str(err):
+                raise
+            raise _empty_dataset_error(dataloader['dataset']) from None
+        if len(loader.dataset) == 0:
+            raise _empty_dataset_error(dataloader['dataset'])
+        for dataset in _leaf_datasets(loader.dataset):
+            check_dropped_categories(dataset)
+            if type(getattr(dataset, 'pipeline', None)) is Compose:
+                dataset.pipeline = SampleErrorCompose(dataset.pipeline.transforms)
+        return loader
+
+
+def build_runner(cfg) -> Runner:
+    """A config's runner, as mmdet's ``tools/train.py`` builds it (``runner_type``)."""
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

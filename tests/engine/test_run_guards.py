@@ -1,0 +1,197 @@
+"""No silent wrong results from a run: divergence stops it (no NaN checkpoint), a runaway
+learning rate is named, and bad data (boxes of categories the prompt lacks, an empty
+annotation file, a corrupt image) is named; one training run per work dir."""
+import json
+import os
+import os.path as osp
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from mmdet_sdpt.engine import (DataSampleError, DivergenceGuardHook, EmptyDatasetError,
+                               TrainingDivergedError, TunedRunner)
+from mmdet_sdpt.engine.runner import latest_complete_checkpoint
+from tests.conftest import ROOT, TINY_CONFIG
+from tests.engine.test_atomic_checkpoints import tiny_runner
+
+
+def logged(monkeypatch, module):
+    lines = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, *a, **k: lines.append(msg))
+    return lines
+
+
+# ---- divergence -----------------------------------------------------------------------------
+def test_an_infinite_learning_rate_stops_the_run_before_any_checkpoint(
+        tiny_env, base_checkpoint, tmp_path):
+    runner = tiny_runner(tmp_path, base_checkpoint, max_iters=3,
+                         **{'optim_wrapper.optimizer.lr': float('inf')})
+    with pytest.raises(TrainingDivergedError) as err:
+        runner.train()
+    assert 'iteration 1' in str(err.value) and 'learning rate inf' in str(err.value)
+    assert '.sdpt.' in str(err.value)  # names the tensor
+    assert not [f for f in os.listdir(tmp_path) if f.endswith('.pth')]
+
+
+def test_a_runaway_learning_rate_is_named_in_a_warning(tiny_env, base_checkpoint, tmp_path,
+                                                         monkeypatch):
+    from mmdet_sdpt.engine import hooks
+    lines = logged(monkeypatch, hooks)
+    tiny_runner(tmp_path, base_checkpoint, max_iters=2,
+                **{'optim_wrapper.optimizer.lr': 1e6}).train()
+    warned = [m for m in lines if 'probably diverging' in m]
+    assert len(warned) == 1 and 'learning rate 1e+06' in warned[0]
+    assert 'iteration 1' in warned[0]
+
+
+def test_a_sane_run_gets_no_warning(tiny_env, base_checkpoint, tmp_path, monkeypatch):
+    from mmdet_sdpt.engine import hooks
+    lines = logged(monkeypatch, hooks)
+    tiny_runner(tmp_path, base_checkpoint, max_iters=2).train()
+    assert not [m for m in lines if 'diverging' in m]
+
+
+def fake_runner(optim='OptimWrapper', it=4):
+    model = torch.nn.Linear(2, 2)
+    wrapper = type(optim, (), {'get_lr': lambda self: {'lr': [0.1]}})()
+    hub = SimpleNamespace(get_info=lambda key: '/w/iter_2.pth')
+    return SimpleNamespace(model=model, optim_wrapper=wrapper, iter=it, max_iters=100,
+                           message_hub=hub)
+
+
+def test_a_non_finite_loss_stops_at_once_without_amp():
+    hook, runner = DivergenceGuardHook(), fake_runner()
+    hook.before_train(runner)
+    hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(1.0)})
+    with pytest.raises(TrainingDivergedError, match=r'iteration 5: the loss is nan .*'
+                       r'learning rate 0\.1.*iter_2\.pth'):
+        hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(float('nan'))})
+
+
+def test_under_amp_a_run_of_overflowing_losses_is_needed_to_stop():
+    hook, runner = DivergenceGuardHook(amp_patience=3), fake_runner('AmpOptimWrapper')
+    hook.before_train(runner)
+    for _ in range(2):
+        hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(float('inf'))})
+    hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(1.0)})  # resets
+    for _ in range(2):
+        hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(float('inf'))})
+    with pytest.raises(TrainingDivergedError, match='3 times in a row'):
+        hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(float('inf'))})
+
+
+def test_no_checkpoint_is_saved_from_non_finite_tensors():
+    hook, runner = DivergenceGuardHook(interval=1000), fake_runner()
+    hook.before_train(runner)
+    with torch.no_grad():
+        runner.model.weight[0, 0] = float('nan')
+    hook.after_train_iter(runner, 0, outputs={'loss': torch.tensor(1.0)})  # not checked now
+    with pytest.raises(TrainingDivergedError, match='weight holds NaN'):
+        hook.before_save_checkpoint(runner, {})
+
+
+# ---- data -------------------------------------------------------------------------------------
+def loader_cfg(root, ann='annotations/train.json', classes=('circle', 'square', 'triangle')):
+    from mmengine.config import Config
+    cfg = Config.fromfile(TINY_CONFIG).train_dataloader
+    cfg.dataset.update(data_root=str(root) + '/', ann_file=ann, metainfo=dict(classes=classes))
+    return cfg
+
+
+@pytest.fixture
+def data_copy(tiny_env, tmp_path):
+    root = tmp_path / 'shapes'
+    shutil.copytree(tiny_env['SHAPES_ROOT'], root)
+    return root
+
+
+def edit_json(path, fn):
+    data = json.loads(path.read_text())
+    fn(data)
+    path.write_text(json.dumps(data))
+    return data
+
+
+def test_boxes_of_categories_missing_from_the_prompt_are_counted(data_copy, monkeypatch):
+    from mmdet_sdpt.engine import runner as runner_module
+    lines = logged(monkeypatch, runner_module)
+    ann = data_copy / 'annotations' / 'train.json'
+    data = json.loads(ann.read_text())
+    square = next(c['id'] for c in data['categories'] if c['name'] == 'square')
+    n = sum(a['category_id'] == square for a in data['annotations'])
+    assert n > 0
+    TunedRunner.build_dataloader(loader_cfg(data_copy, classes=('circle', 'triangle')))
+    [msg] = [m for m in lines if 'dropped' in m]
+    total = len(data['annotations'])
+    assert f"{n} of {total} boxes" in msg and f"'square': {n}" in msg and str(ann) in msg
+    lines.clear()
+    TunedRunner.build_dataloader(loader_cfg(data_copy))  # all classes: no word
+    assert not [m for m in lines if 'dropped' in m]
+
+
+def test_an_annotation_file_without_images_is_named(data_copy):
+    ann = data_copy / 'annotations' / 'train.json'
+    edit_json(ann, lambda d: d.update(images=[], annotations=[]))
+    with pytest.raises(EmptyDatasetError, match=f'{ann} holds no images'):
+        TunedRunner.build_dataloader(loader_cfg(data_copy))
+
+
+def test_a_file_whose_images_are_all_filtered_out_says_so(data_copy):
+    with pytest.raises(EmptyDatasetError, match='filter_cfg'):
+        TunedRunner.build_dataloader(loader_cfg(data_copy, classes=('hexagon', )))
+
+
+def test_a_corrupt_image_is_named(data_copy):
+    images = sorted((data_copy / 'train').iterdir())
+    for image in images:
+        image.write_bytes(os.urandom(64))
+    loader = TunedRunner.build_dataloader(loader_cfg(data_copy))
+    with pytest.raises(DataSampleError) as err:
+        next(iter(loader))
+    assert str(data_copy / 'train') in str(err.value)
+    assert 'UnidentifiedImageError' in str(err.value)
+
+
+# ---- one run per work dir --------------------------------------------------------------------
+def run_train(work_dir, base_checkpoint, *extra, wait=True, flags=()):
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    args = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), TINY_CONFIG, '--work-dir',
+            str(work_dir), *flags, '--cfg-options', f'model.base_checkpoint={base_checkpoint}',
+            'default_hooks.checkpoint.interval=1', 'train_cfg.val_interval=1000', *extra]
+    if not wait:
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_a_second_run_on_a_busy_work_dir_stops_and_a_killed_one_frees_it(
+        tiny_env, base_checkpoint, tmp_path):
+    first = run_train(tmp_path, base_checkpoint, 'train_cfg.max_iters=100000', wait=False)
+    try:
+        lock = tmp_path / '.train.lock'
+        deadline = time.time() + 300
+        while not (lock.exists() and f'pid {first.pid}' in lock.read_text()):
+            assert first.poll() is None and time.time() < deadline
+            time.sleep(0.5)
+        while not (tmp_path / 'last_checkpoint').exists():  # it has saved a checkpoint
+            assert first.poll() is None and time.time() < deadline
+            time.sleep(0.5)
+        second = run_train(tmp_path, base_checkpoint, 'train_cfg.max_iters=2')
+        assert second.returncode != 0
+        assert 'WorkDirInUseError' in second.stderr and f'pid {first.pid}' in second.stderr
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    saved = int(re.search(r'iter_(\d+)\.pth', latest_complete_checkpoint(str(tmp_path)))[1])
+    third = run_train(tmp_path, base_checkpoint, f'train_cfg.max_iters={saved + 1}',
+                      flags=['--resume'])
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert re.search(r'resumed epoch: 0, iter: \d+', third.stdout + third.stderr)
