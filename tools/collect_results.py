@@ -1,8 +1,9 @@
 """Collect the test results of a benchmark suite's runs into one table.
 
     python tools/collect_results.py work_dirs/glip_t_odinw_fewshot --suite odinw13 --out results
+    python tools/collect_results.py work_dirs/protocol --suite shapeworld --out results
     python tools/collect_results.py WORK_DIR [WORK_DIR ...] [--metric coco/bbox_mAP] \
-        [--suite odinw13|odinw35|none] [--out results]
+        [--suite odinw13|odinw35|shapeworld|...|none] [--out results]
 
 Every work dir at or below the arguments in which ``tools/test.py`` ran counts as a run
 (``<work_dir>/<timestamp>/<timestamp>.json``; the newest test wins). Its dataset, shot K and
@@ -11,23 +12,34 @@ seed S come from the config mmengine dumped into the work dir (``odinw_dataset``
 ``.../<dataset>/shot{K}_seed{S}`` (few-shot) or ``.../<dataset>`` (full data), the layout of
 those configs' ``work_dir``. See ``mmdet_sdpt/evaluation/results.py`` for the numbers.
 
-Prints, per shot setting, per-dataset AP (x 100) per seed and mean ± std over seeds, and the
-suite's average over the datasets that have results, naming the suite's datasets that have
-none. Writes OUT.md, OUT.csv (full-precision values) and OUT.png (bar chart), atomically.
-The suite's dataset list comes from ``mmdet_sdpt.datasets.odinw_suite`` (mmdet's configs);
---suite defaults to the one the runs' configs name, else none (average over what is found).
+Runs are keyed by method as well: the dumped config's ``detector`` and ``method`` (the
+ShapeWorld and protocol configs set them; ``zero-shot`` for a base evaluated untuned), and a
+run's base-domain test in ``<work_dir>/retention/`` (``tools/fewshot_protocol.py``) is read
+beside its target test, never instead of it.
+
+Prints, where several methods or retention tests are found, a leaderboard per shot setting
+(per-dataset and average AP, base-domain AP kept = tuned / zero-shot of the same detector,
+their harmonic mean; mean ± std over seeds), then, per method and shot setting, per-dataset
+AP (x 100) per seed and mean ± std over seeds, and the suite's average over the datasets
+that have results, naming the suite's datasets that have none. Writes OUT.md, OUT.csv
+(full-precision values) and OUT.png (a chart: AP vs shots per method and retention vs AP;
+a bar chart for a single method), atomically. The suite's dataset list comes from the
+suite registry (``mmdet_sdpt.datasets.get_suite``: mmdet's configs for odinw13/35); --suite
+defaults to the one the runs' configs name, else none (average over what is found).
 """
 import argparse
 import sys
 
-from mmdet_sdpt.evaluation import find_runs, summarize, to_markdown, write_outputs
+from mmdet_sdpt.datasets import suite_names
+from mmdet_sdpt.evaluation import (find_runs, leaderboard, summarize, to_markdown,
+                                   write_outputs)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Tabulate a suite's test results")
     parser.add_argument('work_dirs', nargs='+', help='run work dirs, or folders holding them')
     parser.add_argument('--metric', default='coco/bbox_mAP')
-    parser.add_argument('--suite', choices=['odinw13', 'odinw35', 'none'],
+    parser.add_argument('--suite', choices=list(suite_names()) + ['none'],
                         help="datasets the average is over (default: the runs' configs')")
     parser.add_argument('--out', default='results', help='output stem: OUT.md/.csv/.png')
     return parser.parse_args(argv)
@@ -48,9 +60,11 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             return 1
         suite = named.pop() if named else None
-    tables = summarize(runs, args.metric, None if suite == 'none' else suite)
-    paths = write_outputs(tables, args.metric, args.out)
-    print(to_markdown(tables, args.metric))
+    suite = None if suite == 'none' else suite
+    tables = summarize(runs, args.metric, suite)
+    boards = leaderboard(runs, args.metric, suite)
+    paths = write_outputs(tables, args.metric, args.out, boards)
+    print(to_markdown(tables, args.metric, boards))
     for table in tables:
         if table.missing:
             print(f'WARNING: {table.label}: the average is over {len(table.averaged)} of '

@@ -10,7 +10,11 @@ every weight trains, data generated deterministically under data/demo), then wri
 final weights in fp16, with the command and seed in its meta, to
 assets/demo/<name>_base.pth, <name> being the config's name without 'pretrain_'
 (tiny-glip_shapes, tiny-gdino_shapes), atomically, and updates that file's line of
-assets/demo/SHA256SUMS (the other bases' lines stay).
+assets/demo/SHA256SUMS (the other bases' lines stay). The ShapeWorld bases
+(configs/shapeworld/pretrain_tiny-glip.py, pretrain_tiny-gdino.py) go to
+assets/shapeworld/<name>_shapeworld_base.pth, and train in the config's work_dir.
+
+    python tools/pretrain_demo_base.py --config configs/shapeworld/pretrain_tiny-glip.py
 """
 import argparse
 import hashlib
@@ -31,17 +35,29 @@ CONFIG = osp.join(ROOT, 'configs', 'demo', 'pretrain_tiny-glip_shapes.py')
 ASSETS = osp.join(ROOT, 'assets', 'demo')
 
 
+def is_shapeworld(config: str) -> bool:
+    return osp.basename(osp.dirname(osp.abspath(config))) == 'shapeworld'
+
+
 def output_name(config: str) -> str:
-    """configs/demo/pretrain_tiny-gdino_shapes.py -> tiny-gdino_shapes_base.pth"""
+    """configs/demo/pretrain_tiny-gdino_shapes.py -> tiny-gdino_shapes_base.pth,
+    configs/shapeworld/pretrain_tiny-glip.py -> tiny-glip_shapeworld_base.pth"""
     stem = osp.splitext(osp.basename(config))[0]
     if stem.startswith('pretrain_'):
         stem = stem[len('pretrain_'):]
-    return f'{stem}_base.pth'
+    return f'{stem}_shapeworld_base.pth' if is_shapeworld(config) else f'{stem}_base.pth'
 
 
-def default_work_dir(config: str) -> str:
+def default_out(config: str) -> str:
+    folder = 'shapeworld' if is_shapeworld(config) else 'demo'
+    return osp.join(ROOT, 'assets', folder, output_name(config))
+
+
+def default_work_dir(config: str, cfg: Config) -> str:
     if osp.abspath(config) == CONFIG:
         return osp.join(ROOT, 'work_dirs', 'demo_pretrain')  # as it always was
+    if is_shapeworld(config):
+        return cfg.work_dir
     return osp.join(ROOT, 'work_dirs', 'demo_' + osp.splitext(osp.basename(config))[0])
 
 
@@ -87,8 +103,8 @@ def main():
     parser.add_argument('--export-only', metavar='CHECKPOINT')
     args = parser.parse_args()
     cfg = Config.fromfile(args.config)
-    cfg.work_dir = args.work_dir or default_work_dir(args.config)
-    out = args.out or osp.join(ASSETS, output_name(args.config))
+    cfg.work_dir = args.work_dir or default_work_dir(args.config, cfg)
+    out = args.out or default_out(args.config)
     checkpoint, seconds = args.export_only, None
     if checkpoint is None:
         start = time.perf_counter()

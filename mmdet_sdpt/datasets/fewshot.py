@@ -16,7 +16,7 @@ from typing import Dict, List
 
 from mmdet.registry import DATASETS
 
-from .odinw import ODinWDataset, _to_split, odinw_suite
+from .odinw import ODinWDataset, odinw_layout
 
 
 def fewshot_file_name(shot: int, seed: int, split: str = 'train') -> str:
@@ -66,24 +66,47 @@ def sample_fewshot(coco: dict, shot: int, seed: int) -> dict:
     return subset
 
 
+def write_fewshot_file(train_json: str, shot: int, seed: int, out_dir: str = None) -> str:
+    """Sample the K-shot split of seed S of ``train_json`` and write it (atomically) as
+    ``fewshot_train_shot{K}_seed{S}.json`` beside it (or in ``out_dir``). Returns its path."""
+    import json
+
+    from ..utils.atomic_io import atomic_write_json
+    with open(train_json) as f:
+        coco = json.load(f)
+    out_dir = out_dir or osp.dirname(osp.abspath(train_json))
+    return atomic_write_json(osp.join(out_dir, fewshot_file_name(shot, seed)),
+                             sample_fewshot(coco, shot, seed))
+
+
 @DATASETS.register_module()
 class ODinWFewShotDataset(ODinWDataset):
-    """An ODinW dataset's K-shot train split of seed S: GLIP's
-    ``fewshot_train_shot{K}_seed{S}.json`` beside the dataset's train annotations (made by
-    ``tools/fewshot_sample.py``), images from the train folder.
+    """A suite dataset's K-shot train split of seed S: GLIP's
+    ``fewshot_train_shot{K}_seed{S}.json`` beside the dataset's train annotations, images
+    from the train folder. A missing file is sampled on first use with GLIP's sampler (the
+    same as ``tools/fewshot_sample.py``; files already there, e.g. GLIP's own, are read as
+    they are). ``shot=0`` is the full train split (GLIP's "full data" row), so one config
+    covers the whole protocol.
 
     Args:
-        shot (int): K, images per class (1, 3, 5, 10 in GLIP's protocol).
-        seed (int): S, the sampling seed (3, 30, 300).
+        shot (int): K, images per class (1, 3, 5, 10 in GLIP's protocol; 0: all).
+        seed (int): S, the sampling seed (3, 30, 300); it also names the run.
         Others as :class:`ODinWDataset` (``split`` stays 'train').
     """
 
     def __init__(self, name: str, shot: int, seed: int, suite: str = 'odinw13',
-                 split: str = 'train', **kwargs):
+                 split: str = 'train', data_root: str = None, **kwargs):
         if split != 'train':
             raise ValueError(f'GLIP samples few-shot splits from train, not {split!r}')
-        if name in odinw_suite(suite) and kwargs.get('ann_file') is None:
-            train_ann = _to_split(odinw_suite(suite)[name]['ann_file'], 'train')
-            kwargs['ann_file'] = osp.join(osp.dirname(train_ann), fewshot_file_name(shot, seed))
+        if int(shot) < 0:
+            raise ValueError(f'shot must be >= 0 (0: full data), got {shot}')
         self.shot, self.seed = int(shot), int(seed)
-        super().__init__(name=name, split='train', suite=suite, **kwargs)
+        if self.shot and kwargs.get('ann_file') is None:
+            layout = odinw_layout(name, 'train', data_root, suite, prepare=True)
+            kwargs['ann_file'] = osp.join(osp.dirname(layout['ann_file']),
+                                          fewshot_file_name(shot, seed))
+            path = osp.join(layout['data_root'], kwargs['ann_file'])
+            train_json = osp.join(layout['data_root'], layout['ann_file'])
+            if not osp.isfile(path) and osp.isfile(train_json):
+                write_fewshot_file(train_json, self.shot, self.seed)
+        super().__init__(name=name, split='train', suite=suite, data_root=data_root, **kwargs)

@@ -1,8 +1,13 @@
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmdet.registry import TRANSFORMS
+
+
+# Named pools of negative names, so a config can say ``negatives='shapeworld'`` (configs
+# cannot import them); generated worlds register theirs here.
+NEGATIVE_POOLS: Dict[str, Tuple[str, ...]] = {}
 
 
 @TRANSFORMS.register_module()
@@ -19,14 +24,20 @@ class ShuffleClassPrompt(BaseTransform):
     Args:
         max_classes (int, optional): at most this many names per prompt (the image's own
             classes are always kept).
-        negatives (list[str]): pool of extra class names, some of which are appended (never
-            labelled) to each prompt.
+        negatives (list[str] | str): pool of extra class names, some of which are appended
+            (never labelled) to each prompt, or the name of a pool in ``NEGATIVE_POOLS``
+            (e.g. 'shapeworld': its distractor words).
         max_negatives (int): at most this many of them per image.
     """
 
     def __init__(self, max_classes: Optional[int] = None,
-                 negatives: Optional[Sequence[str]] = None, max_negatives: int = 0):
+                 negatives: Union[Sequence[str], str, None] = None, max_negatives: int = 0):
         self.max_classes = max_classes
+        if isinstance(negatives, str):
+            if negatives not in NEGATIVE_POOLS:
+                raise KeyError(f'no negative pool {negatives!r}; known: '
+                               f'{sorted(NEGATIVE_POOLS)} (or pass a list of names)')
+            negatives = NEGATIVE_POOLS[negatives]
         self.negatives = tuple(negatives or ())
         self.max_negatives = max_negatives
 

@@ -6,10 +6,30 @@ from mmengine.logging import print_log
 from ..adapter import get_tuner, unwrap
 
 
+def evaluate_without_hooks(runner) -> dict:
+    """The validation loop's metrics of the model as it is, *without* calling hooks: an
+    evaluation that is not a validation of the run (the base detector's, before training)
+    must never reach ``CheckpointHook(save_best=...)`` (it would become the "best"
+    checkpoint), the logger's scalars or early stopping."""
+    import torch
+    from mmengine.runner.amp import autocast
+    loop = runner.val_loop
+    runner.model.eval()
+    with torch.no_grad():
+        for data_batch in loop.dataloader:
+            with autocast(enabled=bool(getattr(loop, 'fp16', False))):
+                outputs = runner.model.val_step(data_batch)
+            loop.evaluator.process(data_samples=outputs, data_batch=data_batch)
+    metrics = loop.evaluator.evaluate(len(loop.dataloader.dataset))
+    runner.model.train()
+    return dict(metrics)
+
+
 @HOOKS.register_module()
 class ZeroShotComparisonHook(Hook):
     """Evaluate the base detector (tuner disabled) before training, and print it beside
-    the tuned detector's last evaluation when training ends.
+    the tuned detector's last evaluation when training ends. The zero-shot evaluation
+    calls no hooks: it never becomes a ``save_best`` checkpoint or a logged validation.
 
     Args:
         metrics (tuple[str]): metric keys to compare.
@@ -27,7 +47,7 @@ class ZeroShotComparisonHook(Hook):
             return
         model = unwrap(runner.model)
         with get_tuner(model).disabled(model):
-            self.zero_shot = dict(runner.val_loop.run())
+            self.zero_shot = evaluate_without_hooks(runner)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         if self.zero_shot is not None:

@@ -1,6 +1,7 @@
 from .odinw_metric import ODinWCocoMetric, odinw_ann_file
-from .results import (Run, ShotTable, find_runs, read_run, summarize, to_csv, to_markdown,
-                      write_outputs)
+from .results import (Board, BoardRow, Run, ShotTable, find_runs, leaderboard, read_run,
+                      summarize, to_csv, to_markdown, write_outputs)
 
-__all__ = ['ODinWCocoMetric', 'odinw_ann_file', 'Run', 'ShotTable', 'find_runs', 'read_run',
-           'summarize', 'to_csv', 'to_markdown', 'write_outputs']
+__all__ = ['ODinWCocoMetric', 'odinw_ann_file', 'Run', 'ShotTable', 'Board', 'BoardRow',
+           'find_runs', 'read_run', 'summarize', 'leaderboard', 'to_csv', 'to_markdown',
+           'write_outputs']

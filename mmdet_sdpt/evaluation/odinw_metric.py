@@ -8,18 +8,19 @@ config chooses its dataset with an environment variable, so it cannot write that
 finds its annotations.
 """
 import os.path as osp
+from typing import Optional
 
 from mmdet.evaluation import CocoMetric
 from mmdet.registry import METRICS
 
-from ..datasets.odinw import MMDET_ODINW_ROOT, odinw_layout
+from ..datasets.odinw import odinw_layout
 
 
-def odinw_ann_file(name: str, split: str, data_root: str = MMDET_ODINW_ROOT,
+def odinw_ann_file(name: str, split: str, data_root: Optional[str] = None,
                    suite: str = 'odinw13') -> str:
-    """The annotation file of ``split`` of ODinW dataset ``name`` under ``data_root``, laid
-    out as ``ODinWDataset`` reads it."""
-    layout = odinw_layout(name, split, data_root, suite)
+    """The annotation file of ``split`` of suite dataset ``name`` under ``data_root``, laid
+    out as ``ODinWDataset`` reads it (made first where the suite generates its data)."""
+    layout = odinw_layout(name, split, data_root, suite, prepare=True)
     return osp.join(layout['data_root'], layout['ann_file'])
 
 
@@ -29,7 +30,7 @@ class ODinWCocoMetric(CocoMetric):
     ``dict(type='ODinWCocoMetric', name='Raccoon', split='test', data_root='data/odinw/')``.
     Other arguments as ``CocoMetric`` (``metric='bbox'`` by default)."""
 
-    def __init__(self, name: str, split: str = 'valid', data_root: str = MMDET_ODINW_ROOT,
+    def __init__(self, name: str, split: str = 'valid', data_root: Optional[str] = None,
                  suite: str = 'odinw13', **kwargs):
         self.odinw_name, self.split = name, split
         super().__init__(ann_file=odinw_ann_file(name, split, data_root, suite), **kwargs)

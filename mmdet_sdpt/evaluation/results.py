@@ -33,11 +33,17 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence
 
+import numpy as np
+
 from ..utils.atomic_io import atomic_write
 
 TIMESTAMP = re.compile(r'^\d{8}_\d{6}$')
 FEWSHOT_DIR = re.compile(r'^shot(\d+)_seed(\d+)$')
-CONFIG_KEYS = ('odinw_dataset', 'odinw_shot', 'odinw_seed', 'odinw_suite')
+FULL_DIR = re.compile(r'^full_seed(\d+)$')
+CONFIG_KEYS = ('odinw_dataset', 'odinw_shot', 'odinw_seed', 'odinw_suite', 'method',
+               'detector')
+ZERO_SHOT = 'zero-shot'  # the method name of a base evaluated without tuning
+RETENTION_DIR = 'retention'  # a run's base-domain test (tools/fewshot_protocol.py)
 
 
 @dataclass
@@ -46,9 +52,17 @@ class Run:
     result_file: str
     metrics: dict
     dataset: str
-    shot: int = 0  # 0: full data
+    shot: Optional[int] = 0  # 0: full data; None: zero-shot (no training)
     seed: Optional[int] = None
     suite: Optional[str] = None
+    method: str = ''
+    detector: str = ''
+    retention_metrics: Optional[dict] = None  # the base-domain test of the same model
+
+    @property
+    def label(self) -> str:
+        """The results' row: '<detector> <method>' (either may be empty)."""
+        return ' '.join(x for x in (self.detector, self.method) if x)
 
 
 @dataclass
@@ -69,18 +83,21 @@ class Row:
 
 @dataclass
 class ShotTable:
-    shot: int
+    shot: Optional[int]
     rows: List[Row]
     suite: Optional[str]
+    method: str = ''
     averaged: List[str] = field(default_factory=list)
     missing: List[str] = field(default_factory=list)
     mean: Optional[float] = None
     std: Optional[float] = None
     std_note: str = ''
+    per_seed: Dict = field(default_factory=dict)  # seed -> average over the datasets
 
     @property
     def label(self) -> str:
-        return 'full data' if self.shot == 0 else f'{self.shot}-shot'
+        label = shot_label(self.shot)
+        return f'{self.method}, {label}' if self.method else label
 
     @property
     def short_note(self) -> str:
@@ -99,6 +116,10 @@ class ShotTable:
         if self.missing:
             note += f'; MISSING {len(self.missing)}: {", ".join(self.missing)}'
         return note
+
+
+def shot_label(shot: Optional[int]) -> str:
+    return ZERO_SHOT if shot is None else 'full data' if shot == 0 else f'{shot}-shot'
 
 
 def _dumped_config_values(work_dir: str) -> dict:
@@ -120,29 +141,48 @@ def _dumped_config_values(work_dir: str) -> dict:
     return found
 
 
-def read_run(work_dir: str) -> Optional[Run]:
-    """The newest test result of ``work_dir`` and what it is a result of, or None."""
-    stamps = sorted(d for d in os.listdir(work_dir)
-                    if TIMESTAMP.match(d) and osp.isfile(osp.join(work_dir, d, d + '.json')))
-    if not stamps:
+def newest_result(folder: str) -> Optional[str]:
+    """The newest ``<timestamp>/<timestamp>.json`` a test wrote in ``folder``, or None."""
+    if not osp.isdir(folder):
         return None
-    result_file = osp.join(work_dir, stamps[-1], stamps[-1] + '.json')
+    stamps = sorted(d for d in os.listdir(folder)
+                    if TIMESTAMP.match(d) and osp.isfile(osp.join(folder, d, d + '.json')))
+    return osp.join(folder, stamps[-1], stamps[-1] + '.json') if stamps else None
+
+
+def read_run(work_dir: str) -> Optional[Run]:
+    """The newest test result of ``work_dir`` and what it is a result of, or None. The
+    newest result in ``<work_dir>/retention/`` is the same model's base-domain test."""
+    result_file = newest_result(work_dir)
+    if result_file is None:
+        return None
     with open(result_file) as f:
         metrics = json.load(f)
     cfg = _dumped_config_values(work_dir)
     norm = osp.normpath(osp.abspath(work_dir))
     leaf, parent = osp.basename(norm), osp.basename(osp.dirname(norm))
-    fewshot = FEWSHOT_DIR.match(leaf)
+    fewshot, full = FEWSHOT_DIR.match(leaf), FULL_DIR.match(leaf)
     if 'odinw_dataset' in cfg:
         dataset = str(cfg['odinw_dataset'])
         shot = int(cfg.get('odinw_shot', 0))
         seed = int(cfg['odinw_seed']) if 'odinw_seed' in cfg else None
     elif fewshot:
         dataset, shot, seed = parent, int(fewshot.group(1)), int(fewshot.group(2))
+    elif full:
+        dataset, shot, seed = parent, 0, int(full.group(1))
     else:
         dataset, shot, seed = leaf, 0, None
+    method = str(cfg.get('method', ''))
+    if method == ZERO_SHOT:
+        shot, seed = None, None
+    retention = None
+    retention_file = newest_result(osp.join(work_dir, RETENTION_DIR))
+    if retention_file is not None:
+        with open(retention_file) as f:
+            retention = json.load(f)
     return Run(work_dir=work_dir, result_file=result_file, metrics=metrics, dataset=dataset,
-               shot=shot, seed=seed, suite=cfg.get('odinw_suite'))
+               shot=shot, seed=seed, suite=cfg.get('odinw_suite'), method=method,
+               detector=str(cfg.get('detector', '')), retention_metrics=retention)
 
 
 def find_runs(paths: Iterable[str]) -> List[Run]:
@@ -152,7 +192,8 @@ def find_runs(paths: Iterable[str]) -> List[Run]:
         if not osp.isdir(top):
             raise FileNotFoundError(f'work dir {top!r} not found')
         for folder, subdirs, _ in os.walk(top):
-            subdirs[:] = sorted(d for d in subdirs if not TIMESTAMP.match(d))
+            subdirs[:] = sorted(d for d in subdirs
+                                if not TIMESTAMP.match(d) and d != RETENTION_DIR)
             key = osp.realpath(folder)
             if key in seen:
                 continue
@@ -163,56 +204,258 @@ def find_runs(paths: Iterable[str]) -> List[Run]:
     return runs
 
 
-def summarize(runs: Sequence[Run], metric: str = 'coco/bbox_mAP',
-              suite: Optional[str] = None,
-              suite_datasets: Optional[Sequence[str]] = None) -> List[ShotTable]:
-    """One table per shot setting. ``suite_datasets`` defaults to
-    ``mmdet_sdpt.datasets.odinw_suite(suite)``'s names (mmdet's order)."""
+def _suite_datasets(suite, suite_datasets):
     if suite is not None and suite_datasets is None:
         from ..datasets import odinw_suite
         suite_datasets = list(odinw_suite(suite))
+    return suite_datasets
+
+
+def _shot_order(shot: Optional[int]) -> tuple:
+    """zero-shot, then 1, 3, 5, 10 ..., then full data (0)."""
+    return (shot is not None, shot == 0, shot or 0)
+
+
+def _seed_order(values: dict) -> dict:
+    return dict(sorted(values.items(), key=lambda kv: (kv[0] is None, kv[0])))
+
+
+def _table(values: Dict[tuple, float], shot, suite, suite_datasets, method='') -> ShotTable:
+    """A ShotTable of {(dataset, seed): value}."""
+    per_dataset: Dict[str, Dict] = {}
+    for (dataset, seed), value in values.items():
+        per_dataset.setdefault(dataset, {})[seed] = value
+    if suite_datasets is not None:
+        order = [d for d in suite_datasets if d in per_dataset]
+        order += sorted(d for d in per_dataset if d not in suite_datasets)
+    else:
+        order = sorted(per_dataset)
+    rows = [Row(d, _seed_order(per_dataset[d]),
+                in_suite=suite_datasets is None or d in suite_datasets) for d in order]
+    table = ShotTable(shot=shot, rows=rows, suite=suite, method=method)
+    averaged = [r for r in rows if r.in_suite]
+    table.averaged = [r.dataset for r in averaged]
+    if suite_datasets is not None:
+        table.missing = [d for d in suite_datasets if d not in per_dataset]
+    if averaged:
+        table.mean = statistics.fmean(r.mean for r in averaged)
+        seed_sets = {tuple(r.values) for r in averaged}
+        if len(seed_sets) == 1 and len(next(iter(seed_sets))) > 1:
+            seeds = next(iter(seed_sets))
+            table.per_seed = {s: statistics.fmean(r.values[s] for r in averaged)
+                              for s in seeds}
+            table.std = statistics.stdev(table.per_seed.values())
+        elif len(seed_sets) > 1:
+            table.std_note = 'datasets have different seeds: no std of the average'
+    return table
+
+
+def _metric_value(run: Run, metric: str, metrics: Optional[dict] = None,
+                  what: str = '') -> float:
+    metrics = run.metrics if metrics is None else metrics
+    value = metrics.get(metric)
+    where = run.result_file if not what else f'{run.work_dir} ({what})'
+    if value is None:
+        raise KeyError(f'{where} has no {metric!r}; it has {sorted(metrics)}')
+    if value < 0:  # COCOeval's -1: nothing to evaluate
+        raise ValueError(f'{where}: {metric} = {value} (no ground truth?)')
+    return float(value)
+
+
+def index_runs(runs: Sequence[Run], metric: str) -> Dict[tuple, Run]:
+    """{(label, shot, dataset, seed): run}; two results for one key are an error."""
     by_key: Dict[tuple, Run] = {}
     for run in runs:
-        key = (run.shot, run.dataset, run.seed)
+        key = (run.label, run.shot, run.dataset, run.seed)
         if key in by_key:
-            raise ValueError(f'two results for dataset {run.dataset}, shot {run.shot}, seed '
+            what = f'{run.label}: dataset' if run.label else 'dataset'
+            raise ValueError(f'two results for {what} {run.dataset}, shot {run.shot}, seed '
                              f'{run.seed}: {by_key[key].work_dir} and {run.work_dir}')
-        value = run.metrics.get(metric)
-        if value is None:
-            raise KeyError(f'{run.result_file} has no {metric!r}; it has '
-                           f'{sorted(run.metrics)}')
-        if value < 0:  # COCOeval's -1: nothing to evaluate
-            raise ValueError(f'{run.result_file}: {metric} = {value} (no ground truth?)')
+        _metric_value(run, metric)
         by_key[key] = run
-    tables = []
-    for shot in sorted({k[0] for k in by_key}):
-        values: Dict[str, Dict] = {}
-        for (s, dataset, seed), run in by_key.items():
-            if s == shot:
-                values.setdefault(dataset, {})[seed] = float(run.metrics[metric])
-        if suite_datasets is not None:
-            order = [d for d in suite_datasets if d in values]
-            order += sorted(d for d in values if d not in suite_datasets)
-        else:
-            order = sorted(values)
-        rows = [Row(d, dict(sorted(values[d].items(), key=lambda kv: (kv[0] is None, kv[0]))),
-                    in_suite=suite_datasets is None or d in suite_datasets) for d in order]
-        table = ShotTable(shot=shot, rows=rows, suite=suite)
-        averaged = [r for r in rows if r.in_suite]
-        table.averaged = [r.dataset for r in averaged]
-        if suite_datasets is not None:
-            table.missing = [d for d in suite_datasets if d not in values]
-        if averaged:
-            table.mean = statistics.fmean(r.mean for r in averaged)
-            seed_sets = {tuple(r.values) for r in averaged}
-            if len(seed_sets) == 1 and len(next(iter(seed_sets))) > 1:
-                seeds = next(iter(seed_sets))
-                per_seed = [statistics.fmean(r.values[s] for r in averaged) for s in seeds]
-                table.std = statistics.stdev(per_seed)
-            elif len(seed_sets) > 1:
-                table.std_note = 'datasets have different seeds: no std of the average'
-        tables.append(table)
-    return tables
+    return by_key
+
+
+def summarize(runs: Sequence[Run], metric: str = 'coco/bbox_mAP',
+              suite: Optional[str] = None,
+              suite_datasets: Optional[Sequence[str]] = None) -> List[ShotTable]:
+    """One table per method and shot setting (zero-shot, few-shot, full data).
+    ``suite_datasets`` defaults to ``mmdet_sdpt.datasets.odinw_suite(suite)``'s names."""
+    suite_datasets = _suite_datasets(suite, suite_datasets)
+    by_key = index_runs(runs, metric)
+    groups = sorted({k[:2] for k in by_key}, key=lambda g: (g[0], _shot_order(g[1])))
+    return [_table({(d, seed): float(run.metrics[metric])
+                    for (label, shot, d, seed), run in by_key.items() if (label, shot) == g},
+                   g[1], suite, suite_datasets, method=g[0]) for g in groups]
+
+
+# --- the leaderboard: target AP, base-domain AP retained, their harmonic mean ----------
+@dataclass
+class BoardRow:
+    label: str
+    target: ShotTable  # per-dataset AP
+    retained: Optional[ShotTable] = None  # per-dataset tuned / zero-shot base-domain AP
+    hm: Optional[float] = None  # harmonic mean of average AP and average retained
+    hm_std: Optional[float] = None
+
+
+@dataclass
+class Board:
+    shot: Optional[int]
+    rows: List[BoardRow]
+    datasets: List[str]
+
+    @property
+    def label(self) -> str:
+        return shot_label(self.shot)
+
+
+def harmonic_mean(a: float, b: float) -> float:
+    return 0.0 if a + b <= 0 else 2 * a * b / (a + b)
+
+
+def _detector_of(label: str, zero_labels: Sequence[str]) -> Optional[str]:
+    """The zero-shot row of the same detector ('tiny-glip zero-shot' for 'tiny-glip sdpt')."""
+    for z in zero_labels:
+        prefix = z[:-len(ZERO_SHOT)].strip()
+        if not prefix or label.split(' ')[0] == prefix:
+            return z
+    return None
+
+
+def leaderboard(runs: Sequence[Run], metric: str = 'coco/bbox_mAP',
+                suite: Optional[str] = None,
+                suite_datasets: Optional[Sequence[str]] = None) -> List[Board]:
+    """One board per shot setting: every method's per-dataset and average AP, the share of
+    its detector's zero-shot base-domain AP it kept (tuned / zero-shot on the retention
+    split, where measured), and the harmonic mean of the two averages; zero-shot rows
+    (one per detector) sit in every board. Rows are sorted by average AP."""
+    suite_datasets = _suite_datasets(suite, suite_datasets)
+    by_key = index_runs(runs, metric)
+    zero_labels = sorted({k[0] for k in by_key if k[1] is None})
+    zero_base = {(k[0], k[2]): _metric_value(r, metric, r.retention_metrics, 'retention')
+                 for k, r in by_key.items() if k[1] is None and r.retention_metrics}
+    shots = sorted({k[1] for k in by_key if k[1] is not None}, key=_shot_order)
+    boards = []
+    for shot in shots or [None]:
+        rows = []
+        for label in sorted({k[0] for k in by_key if k[1] in (shot, None)}):
+            keys = [k for k in by_key if k[0] == label and k[1] == (
+                None if label in zero_labels else shot)]
+            if not keys:
+                continue
+            row_shot = None if label in zero_labels else shot
+            target = _table({(k[2], k[3]): float(by_key[k].metrics[metric]) for k in keys},
+                            row_shot, suite, suite_datasets, method=label)
+            zero = label if label in zero_labels else _detector_of(label, zero_labels)
+            kept = {}
+            for k in keys:
+                run = by_key[k]
+                base = zero_base.get((zero, k[2]))
+                if run.retention_metrics and base:
+                    kept[(k[2], k[3])] = _metric_value(
+                        run, metric, run.retention_metrics, 'retention') / base
+            row = BoardRow(label, target)
+            if kept:
+                row.retained = _table(kept, row_shot, suite, suite_datasets, method=label)
+                t, r = target, row.retained
+                if t.mean is not None and r.mean is not None:
+                    row.hm = harmonic_mean(t.mean, r.mean)
+                    common = set(getattr(t, 'per_seed', {})) & set(getattr(r, 'per_seed', {}))
+                    if len(common) > 1:
+                        row.hm_std = statistics.stdev(
+                            harmonic_mean(t.per_seed[s], r.per_seed[s]) for s in common)
+            rows.append(row)
+        rows.sort(key=lambda r: -(r.target.mean if r.target.mean is not None else -1))
+        datasets = list(dict.fromkeys(d.dataset for r in rows for d in r.target.rows))
+        boards.append(Board(shot, rows, datasets))
+    return boards
+
+
+@dataclass
+class PairedDifference:
+    a: str
+    b: str
+    shot: Optional[int]
+    n: int  # (dataset, seed) pairs
+    mean: float  # mean of a - b
+    low: float  # confidence interval of the mean difference
+    high: float
+    p: float  # two-sided paired t-test
+    wins: int  # pairs where a > b
+
+    @property
+    def verdict(self) -> str:
+        if self.low > 0:
+            return f'{self.a} > {self.b}'
+        if self.high < 0:
+            return f'{self.a} < {self.b}'
+        return 'no real difference'
+
+
+def paired_difference(runs: Sequence[Run], a: str, b: str, shot: Optional[int],
+                      metric: str = 'coco/bbox_mAP', confidence: float = 0.95,
+                      datasets: Optional[Sequence[str]] = None) -> Optional[PairedDifference]:
+    """Method ``a`` minus method ``b`` (results' labels) at ``shot``, paired over the
+    (dataset, seed) runs both have (zero-shot, run once, pairs with every seed): the mean
+    difference, its t confidence interval and the paired t-test's p-value. None when
+    fewer than two pairs exist."""
+    from scipy import stats
+    by_key = index_runs(runs, metric)
+
+    def values(label):
+        out = {}
+        for (lab, s, d, seed), run in by_key.items():
+            if lab == label and (s == shot or s is None) and (
+                    datasets is None or d in datasets):
+                out[(d, seed)] = float(run.metrics[metric])
+        return out
+
+    va, vb = values(a), values(b)
+    pairs = []
+    for (d, seed), x in va.items():
+        y = vb.get((d, seed), vb.get((d, None)))
+        if y is not None:
+            pairs.append(x - y)
+    if not pairs and any(k[1] is None for k in va):  # a is the zero-shot row
+        for (d, seed), y in vb.items():
+            if (d, None) in va:
+                pairs.append(va[(d, None)] - y)
+    if len(pairs) < 2:
+        return None
+    diffs = np.asarray(pairs, dtype=np.float64)
+    mean, sem = float(diffs.mean()), float(diffs.std(ddof=1) / np.sqrt(len(diffs)))
+    if sem == 0:
+        low = high = mean
+        p = 0.0 if mean != 0 else 1.0
+    else:
+        half = float(stats.t.ppf(0.5 + confidence / 2, len(diffs) - 1)) * sem
+        low, high = mean - half, mean + half
+        p = float(2 * stats.t.sf(abs(mean / sem), len(diffs) - 1))
+    return PairedDifference(a, b, shot, len(diffs), mean, low, high, p,
+                            int((diffs > 0).sum()))
+
+
+def board_markdown(boards: Sequence[Board], metric: str) -> str:
+    lines = []
+    for board in boards:
+        lines += [f'### Leaderboard, {board.label} ({metric} x 100; mean ± std over seeds)',
+                  '',
+                  '| method | ' + ' | '.join(board.datasets) +
+                  ' | average | base AP kept (%) | harmonic mean |',
+                  '|---|' + '---:|' * (len(board.datasets) + 3)]
+        for row in board.rows:
+            per = {r.dataset: r for r in row.target.rows}
+            cells = [_pct(per[d].mean) if d in per else '-' for d in board.datasets]
+            kept = row.retained
+            lines.append(
+                f'| {row.label} | ' + ' | '.join(cells) +
+                f' | **{_pct(row.target.mean, row.target.std)}** | '
+                f'{_pct(kept.mean, kept.std) if kept else "-"} | '
+                f'{_pct(row.hm, row.hm_std)} |')
+        notes = {r.target.average_note for r in board.rows}
+        lines += ['', 'average over ' + '; '.join(sorted(notes)), '']
+    return '\n'.join(lines)
 
 
 def _pct(value: Optional[float], std: Optional[float] = None) -> str:
@@ -227,9 +470,18 @@ def _seeds(tables: Sequence[ShotTable]) -> List[Optional[int]]:
     return sorted(seeds, key=lambda s: (s is None, s))
 
 
-def to_markdown(tables: Sequence[ShotTable], metric: str) -> str:
-    """AP in percent (x 100), one decimal: per-seed columns, mean ± std, the average."""
-    lines = []
+def _show_boards(boards: Optional[Sequence[Board]]) -> bool:
+    """A leaderboard says more than the tables when it compares methods or retention."""
+    return bool(boards) and any(len(b.rows) > 1 or any(r.retained for r in b.rows)
+                                for b in boards)
+
+
+def to_markdown(tables: Sequence[ShotTable], metric: str,
+                boards: Optional[Sequence[Board]] = None) -> str:
+    """AP in percent (x 100), one decimal: the leaderboards (where there are several
+    methods or retention tests), then per method and shot: per-seed columns, mean ± std,
+    the average."""
+    lines = [board_markdown(boards, metric)] if _show_boards(boards) else []
     for table in tables:
         seeds = sorted({s for r in table.rows for s in r.values}, key=lambda s: (s is None, s))
         seed_cols = [f'seed {s}' for s in seeds if s is not None]
@@ -249,23 +501,93 @@ def to_markdown(tables: Sequence[ShotTable], metric: str) -> str:
     return '\n'.join(lines)
 
 
-def to_csv(tables: Sequence[ShotTable], metric: str) -> str:
-    """Metric values as the runs wrote them (fractions, full precision)."""
-    seeds = [s for s in _seeds(tables) if s is not None]
+def to_csv(tables: Sequence[ShotTable], metric: str,
+           boards: Optional[Sequence[Board]] = None) -> str:
+    """Values as the runs wrote them (fractions, full precision): per method and shot, per
+    dataset and the average, of ``quantity`` ap (the target test), retained (tuned /
+    zero-shot base-domain AP) and hm (harmonic mean of average ap and retained)."""
+    retained = [r.retained for b in boards or () for r in b.rows if r.retained is not None]
+    retained = list({(t.method, t.shot): t for t in retained}.values())
+    seeds = [s for s in _seeds(list(tables) + retained) if s is not None]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator='\n')
-    writer.writerow(['metric', 'shot', 'dataset', 'in_average', 'num_seeds', 'mean', 'std'] +
-                    [f'seed_{s}' for s in seeds] + ['note'])
+    writer.writerow(['method', 'quantity', 'metric', 'shot', 'dataset', 'in_average',
+                     'num_seeds', 'mean', 'std'] + [f'seed_{s}' for s in seeds] + ['note'])
     fmt = lambda v: '' if v is None else repr(float(v))  # noqa: E731
-    for table in tables:
-        for row in table.rows:
-            writer.writerow([metric, table.shot, row.dataset, int(row.in_suite),
-                             len(row.values), fmt(row.mean), fmt(row.std)] +
-                            [fmt(row.values.get(s)) for s in seeds] + [''])
-        writer.writerow([metric, table.shot, 'average', '', len(table.averaged),
-                         fmt(table.mean), fmt(table.std)] + [''] * len(seeds) +
-                        [table.average_note + (f'; {table.std_note}' if table.std_note else '')])
+    shot = lambda t: ZERO_SHOT if t.shot is None else t.shot  # noqa: E731
+    for quantity, group in (('ap', tables), ('retained', retained)):
+        for table in group:
+            head = [table.method, quantity, metric, shot(table)]
+            for row in table.rows:
+                writer.writerow(head + [row.dataset, int(row.in_suite), len(row.values),
+                                        fmt(row.mean), fmt(row.std)] +
+                                [fmt(row.values.get(s)) for s in seeds] + [''])
+            writer.writerow(head + ['average', '', len(table.averaged), fmt(table.mean),
+                                    fmt(table.std)] + [''] * len(seeds) +
+                            [table.average_note +
+                             (f'; {table.std_note}' if table.std_note else '')])
+    done = set()
+    for board in boards or ():
+        for row in board.rows:
+            if row.hm is None or (row.label, row.target.shot) in done:
+                continue
+            done.add((row.label, row.target.shot))
+            writer.writerow([row.label, 'hm', metric, shot(row.target), 'average', '',
+                             len(row.target.averaged), fmt(row.hm), fmt(row.hm_std)] +
+                            [''] * len(seeds) + ['harmonic mean of average ap and retained'])
     return buf.getvalue()
+
+
+def _save_figure(fig, path: str) -> str:
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format='png', dpi=120))
+    finally:
+        plt.close(fig)
+    return path
+
+
+def plot_boards(boards: Sequence[Board], metric: str, path: str) -> str:
+    """Two panels, written atomically: average AP vs shots per method (zero-shot as a
+    level line), and base-domain AP kept vs average AP (one point per method and shot)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    shots = [b.shot for b in boards]
+    xs = {s: i for i, s in enumerate(shots)}
+    labels = list(dict.fromkeys(r.label for b in boards for r in b.rows))
+    markers = 'osD^v<>pPX*h'
+    for i, label in enumerate(labels):
+        rows = [(b.shot, r) for b in boards for r in b.rows if r.label == label]
+        colour = f'C{i % 10}'
+        if rows[0][1].target.shot is None:  # zero-shot: the same in every board
+            row = rows[0][1]
+            ax1.axhline(100 * (row.target.mean or 0), color=colour, ls='--', label=label)
+        else:
+            pts = [(xs[b], 100 * r.target.mean, 100 * (r.target.std or 0)) for b, r in rows
+                   if r.target.mean is not None]
+            ax1.errorbar([p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts],
+                         color=colour, marker=markers[i % len(markers)], capsize=3,
+                         label=label)
+        for b, r in rows:
+            if r.retained is not None and r.retained.mean is not None:
+                ax2.scatter(100 * r.target.mean, 100 * r.retained.mean, color=colour,
+                            marker=markers[i % len(markers)])
+                ax2.annotate(shot_label(r.target.shot),
+                             (100 * r.target.mean, 100 * r.retained.mean), fontsize=6)
+    ax1.set_xticks(range(len(shots)))
+    ax1.set_xticklabels([shot_label(s) for s in shots])
+    ax1.set_xlabel('training data')
+    ax1.set_ylabel(f'average {metric} (%)')
+    ax1.legend(fontsize=7)
+    ax2.set_xlabel(f'average {metric} on the targets (%)')
+    ax2.set_ylabel('base-domain AP kept (% of zero-shot)')
+    ax2.axhline(100, color='grey', lw=0.5)
+    ax2.set_title('retention vs target AP', fontsize=9)
+    return _save_figure(fig, path)
 
 
 def plot(tables: Sequence[ShotTable], metric: str, path: str) -> str:
@@ -288,19 +610,18 @@ def plot(tables: Sequence[ShotTable], metric: str, path: str) -> str:
         ax.set_ylabel(f'{metric} (%)')
         ax.set_title(f'{table.label}: average {_pct(table.mean, table.std)} '
                      f'({table.short_note})', fontsize=9)
-    fig.tight_layout()
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format='png', dpi=120))
-    finally:
-        plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
-def write_outputs(tables: Sequence[ShotTable], metric: str, out: str) -> Dict[str, str]:
+def write_outputs(tables: Sequence[ShotTable], metric: str, out: str,
+                  boards: Optional[Sequence[Board]] = None) -> Dict[str, str]:
     """``out``.md, ``out``.csv and ``out``.png, each written atomically."""
     stem = re.sub(r'\.(md|csv|png)$', '', out)
     paths = dict(md=stem + '.md', csv=stem + '.csv', png=stem + '.png')
-    atomic_write(paths['md'], to_markdown(tables, metric))
-    atomic_write(paths['csv'], to_csv(tables, metric))
-    plot(tables, metric, paths['png'])
+    atomic_write(paths['md'], to_markdown(tables, metric, boards))
+    atomic_write(paths['csv'], to_csv(tables, metric, boards))
+    if _show_boards(boards):
+        plot_boards(boards, metric, paths['png'])
+    else:
+        plot(tables, metric, paths['png'])
     return paths

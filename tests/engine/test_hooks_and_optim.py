@@ -61,3 +61,26 @@ def test_frozen_set_hook_catches_frozen_modules_in_training_mode(build_tiny):
         FrozenSetHook().before_train_iter(_runner(model, None), 0)
     model.train()
     FrozenSetHook().before_train_iter(_runner(model, None), 0)
+
+
+def test_zero_shot_comparison_never_becomes_the_best_checkpoint(tiny_cfg, base_checkpoint,
+                                                                tmp_path):
+    """The base's evaluation before training calls no hooks: no best_*_iter_0.pth, no
+    logged validation at iteration 0; the run's own validation still saves its best."""
+    import copy
+    import os
+
+    from mmdet_sdpt.engine import ZeroShotComparisonHook, build_runner
+    cfg = copy.deepcopy(tiny_cfg)
+    cfg.work_dir = str(tmp_path)
+    cfg.model.base_checkpoint = base_checkpoint
+    cfg.custom_hooks = cfg.custom_hooks + [dict(type='ZeroShotComparisonHook')]
+    cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = 2
+    cfg.default_hooks.checkpoint.update(interval=2, save_best='coco/bbox_mAP', rule='greater')
+    runner = build_runner(cfg)
+    runner.train()
+    hook, = [h for h in runner.hooks if isinstance(h, ZeroShotComparisonHook)]
+    assert hook.zero_shot and 'coco/bbox_mAP' in hook.zero_shot  # it did evaluate the base
+    best = [f for f in os.listdir(tmp_path) if f.startswith('best_')]
+    assert best == ['best_coco_bbox_mAP_iter_2.pth']
+    assert runner.message_hub.get_info('best_score') is not None

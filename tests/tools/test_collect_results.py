@@ -186,3 +186,89 @@ def test_reads_the_config_the_fewshot_config_dumps(tmp_path, monkeypatch):
     cfg.dump(osp.join(work_dir, 'glip_t_odinw_fewshot.py'))
     run = read_run(work_dir)
     assert (run.dataset, run.shot, run.seed, run.suite) == ('Raccoons', 10, 300, 'odinw35')
+
+
+def write_protocol_run(root, detector, method, dataset, shot, seed, ap, base_ap):
+    """A run as tools/fewshot_protocol.py leaves it: the dumped config names it, the
+    retention test lies in <work_dir>/retention."""
+    leaf = 'zero-shot' if method == 'zero-shot' else (
+        f'full_seed{seed}' if shot == 0 else f'shot{shot}_seed{seed}')
+    work_dir = osp.join(root, detector, method, dataset, leaf)
+    write_test_result(work_dir, {'coco/bbox_mAP': ap})
+    write_test_result(osp.join(work_dir, 'retention'), {'coco/bbox_mAP': base_ap})
+    with open(osp.join(work_dir, 'cfg.py'), 'w') as f:
+        f.write(f"odinw_dataset = '{dataset}'\nodinw_suite = 'shapeworld'\n"
+                f"odinw_shot = {shot}\nodinw_seed = {seed}\n"
+                f"detector = '{detector}'\nmethod = '{method}'\n")
+    return work_dir
+
+
+def test_leaderboard_keys_methods_and_reports_retention(tmp_path, capsys):
+    root = str(tmp_path / 'protocol')
+    datasets = ('Synonyms', 'Thermal')
+    zero = {'Synonyms': 0.05, 'Thermal': 0.30}
+    for d in datasets:  # the base evaluated untuned: base-domain AP 0.60
+        write_protocol_run(root, 'tiny-glip', 'zero-shot', d, 0, 0, zero[d], 0.60)
+    tuned = {  # (method, dataset, seed) -> (target AP, base-domain AP)
+        ('sdpt', 'Synonyms', 3): (0.50, 0.57), ('sdpt', 'Synonyms', 30): (0.40, 0.54),
+        ('sdpt', 'Thermal', 3): (0.60, 0.60), ('sdpt', 'Thermal', 30): (0.50, 0.51),
+        ('full', 'Synonyms', 3): (0.70, 0.30), ('full', 'Synonyms', 30): (0.60, 0.24),
+        ('full', 'Thermal', 3): (0.80, 0.36), ('full', 'Thermal', 30): (0.70, 0.30)}
+    for (method, d, seed), (ap, base) in tuned.items():
+        write_protocol_run(root, 'tiny-glip', method, d, 3, seed, ap, base)
+    out = str(tmp_path / 'lb')
+    assert load_tool().main([root, '--suite', 'shapeworld', '--out', out]) == 0
+    rows = read_csv(out + '.csv')
+    get = {(r['method'], r['quantity'], r['shot'], r['dataset']): r for r in rows}
+    # the target test is never replaced by the retention test
+    sdpt = get['tiny-glip sdpt', 'ap', '3', 'Synonyms']
+    assert float(sdpt['seed_3']) == 0.50 and float(sdpt['seed_30']) == 0.40
+    # retained = tuned / zero-shot base-domain AP, mean over seeds, per dataset
+    kept = get['tiny-glip full', 'retained', '3', 'Thermal']
+    assert float(kept['mean']) == pytest.approx((0.36 / 0.6 + 0.30 / 0.6) / 2)
+    assert float(get['tiny-glip zero-shot', 'retained', 'zero-shot', 'Thermal']['mean']) == 1
+    # harmonic mean of the average AP and the average retained, mean ± std over seeds
+    ap_avg = statistics.fmean([0.45, 0.55])
+    kept_avg = statistics.fmean([(0.57 / .6 + 0.54 / .6) / 2, (0.60 / .6 + 0.51 / .6) / 2])
+    hm = get['tiny-glip sdpt', 'hm', '3', 'average']
+    assert float(hm['mean']) == pytest.approx(2 * ap_avg * kept_avg / (ap_avg + kept_avg))
+    per_seed = [(statistics.fmean([.5, .6]), statistics.fmean([.57 / .6, .60 / .6])),
+                (statistics.fmean([.4, .5]), statistics.fmean([.54 / .6, .51 / .6]))]
+    assert float(hm['std']) == pytest.approx(statistics.stdev(
+        [2 * a * k / (a + k) for a, k in per_seed]))
+    printed = capsys.readouterr().out
+    board = printed[printed.index('### Leaderboard, 3-shot'):]
+    order = [line.split('|')[1].strip() for line in board.splitlines()
+             if line.startswith('| tiny-glip')]
+    assert order == ['tiny-glip full', 'tiny-glip sdpt', 'tiny-glip zero-shot']  # by AP
+    assert open(out + '.png', 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_paired_differences_over_datasets_and_seeds(tmp_path):
+    from scipy import stats
+
+    from mmdet_sdpt.evaluation import find_runs
+    from mmdet_sdpt.evaluation.results import paired_difference
+    root = str(tmp_path / 'p')
+    a = {('D1', 3): .50, ('D1', 30): .42, ('D2', 3): .61, ('D2', 30): .55, ('D3', 3): .30,
+         ('D3', 30): .33}
+    b = {('D1', 3): .45, ('D1', 30): .44, ('D2', 3): .50, ('D2', 30): .52, ('D3', 3): .31,
+         ('D3', 30): .25}
+    for method, values in (('sdpt', a), ('lora', b)):
+        for (d, seed), ap in values.items():
+            write_protocol_run(root, 'tiny-glip', method, d, 3, seed, ap, 0.5)
+    for d in ('D1', 'D2', 'D3'):
+        write_protocol_run(root, 'tiny-glip', 'zero-shot', d, 0, 0, 0.1, 0.5)
+    runs = find_runs([root])
+    diff = paired_difference(runs, 'tiny-glip sdpt', 'tiny-glip lora', 3)
+    x, y = zip(*[(a[k], b[k]) for k in sorted(a)])
+    test = stats.ttest_rel(x, y)
+    assert diff.n == 6 and diff.mean == pytest.approx(statistics.fmean(
+        [p - q for p, q in zip(x, y)]))
+    assert diff.p == pytest.approx(test.pvalue) and diff.wins == 4
+    ci = test.confidence_interval(0.95)
+    assert (diff.low, diff.high) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert diff.verdict == 'no real difference'  # the interval holds 0
+    # zero-shot (run once) pairs with every seed of the other method
+    zs = paired_difference(runs, 'tiny-glip sdpt', 'tiny-glip zero-shot', 3)
+    assert zs.n == 6 and zs.low > 0 and zs.verdict == 'tiny-glip sdpt > tiny-glip zero-shot'

@@ -1,0 +1,168 @@
+"""tools/fewshot_protocol.py: the plan, what is done, the launcher commands, and the real
+pipeline end to end (2 ShapeWorld datasets x 1 shot x 1 seed on the committed tiny GLIP
+base: train, best-on-valid, test, retention, collect), killed half-way and resumed."""
+import csv
+import json
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mmdet_sdpt.engine import protocol
+from tests.conftest import ROOT
+
+SW_GLIP = osp.join(ROOT, 'configs', 'sdpt', 'tiny-glip_shapeworld.py')
+SW_FULL = osp.join(ROOT, 'configs', 'baselines', 'full', 'tiny-glip_shapeworld.py')
+TOOL = osp.join(ROOT, 'tools', 'fewshot_protocol.py')
+
+
+def write_result(folder, metrics, stamp='20260101_120000'):
+    os.makedirs(osp.join(folder, stamp), exist_ok=True)
+    with open(osp.join(folder, stamp, stamp + '.json'), 'w') as f:
+        json.dump(metrics, f)
+
+
+def test_plan_names_every_run_and_its_work_dir(tmp_path):
+    runs = protocol.plan([SW_GLIP, SW_FULL], 'shapeworld', str(tmp_path),
+                         datasets=['Synonyms', 'Thermal'], shots=[3, 0], seeds=[3, 30])
+    zero = [r for r in runs if r.zero_shot]
+    assert [(r.detector, r.dataset) for r in zero] == [('tiny-glip', 'Synonyms'),
+                                                       ('tiny-glip', 'Thermal')]
+    trained = [r for r in runs if not r.zero_shot]
+    assert len(trained) == 2 * 2 * 2 * 2  # methods x datasets x shots x seeds
+    assert {r.method for r in trained} == {'sdpt', 'full'}
+    by_name = {osp.relpath(r.work_dir, tmp_path) for r in runs}
+    assert 'tiny-glip/sdpt/Synonyms/shot3_seed30' in by_name
+    assert 'tiny-glip/full/Thermal/full_seed3' in by_name
+    assert 'tiny-glip/zero-shot/Thermal' in by_name
+    assert all(r.retention == 'BaseShapes' for r in runs)  # the suite names it
+    env = trained[0].env()
+    assert env['ODINW_SUITE'] == 'shapeworld' and env['ODINW_DATASET'] == 'Synonyms'
+
+
+def test_plan_refuses_unknown_datasets_and_twin_methods(tmp_path):
+    with pytest.raises(KeyError, match="not datasets of suite shapeworld: \\['Raccoon'\\]"):
+        protocol.plan([SW_GLIP], 'shapeworld', str(tmp_path), datasets=['Raccoon'])
+    with pytest.raises(ValueError, match='distinct `method`'):
+        protocol.plan([SW_GLIP, SW_GLIP], 'shapeworld', str(tmp_path))
+    # a suite without retention datasets (mmdet's ODinW) plans no retention tests
+    odinw = osp.join(ROOT, 'configs', 'sdpt', 'glip_t_odinw_fewshot.py')
+    runs = protocol.plan([odinw], 'odinw13', str(tmp_path), datasets=['Raccoon'], shots=[1],
+                         seeds=[3], zero_shot=False)
+    assert len(runs) == 1 and runs[0].retention is None
+
+
+def test_launcher_commands_cover_only_the_steps_left(tmp_path):
+    run, = [r for r in protocol.plan([SW_GLIP], 'shapeworld', str(tmp_path),
+                                      datasets=['Synonyms'], shots=[3], seeds=[30],
+                                      zero_shot=False,
+                                      cfg_options={'train_cfg.max_iters': 5})]
+    steps = protocol.commands(run, 'pytorch', gpus=8)
+    assert [s for s, _ in steps] == ['train', 'test', 'retention']
+    train = steps[0][1]
+    assert train[1].endswith('dist_train.sh') and train[2:4] == [SW_GLIP, '8']
+    assert '--resume' in train and 'train_cfg.max_iters=5' in train
+    retention = steps[2][1]
+    assert '@BEST@' in retention and retention[-2:] == [
+        'test_dataloader.dataset.name=BaseShapes', 'test_evaluator.name=BaseShapes']
+    assert retention[retention.index('--work-dir') + 1] == osp.join(run.work_dir, 'retention')
+
+    # trained and tested: only the retention test is left
+    os.makedirs(run.work_dir)
+    open(osp.join(run.work_dir, protocol.TRAINED), 'w').close()
+    write_result(run.work_dir, {'coco/bbox_mAP': 0.3})
+    assert [s for s, _ in protocol.commands(run, 'pytorch')] == ['retention']
+    assert not protocol.done(run)
+    write_result(osp.join(run.work_dir, 'retention'), {'coco/bbox_mAP': 0.5})
+    assert protocol.done(run) and protocol.commands(run, 'pytorch') == []
+
+    slurm = protocol.commands(protocol.plan([SW_GLIP], 'shapeworld', str(tmp_path / 'b'),
+                                            datasets=['Synonyms'], shots=[3], seeds=[3])[0],
+                              'slurm', partition='gpu')
+    zs_test = slurm[0][1]  # the zero-shot run: no training, the base on purpose
+    assert [s for s, _ in slurm] == ['test', 'retention']
+    assert zs_test[1].endswith('slurm_test.sh') and zs_test[2] == 'gpu'
+    assert '@BASE@' in zs_test and 'model.zero_shot=True' in zs_test
+    assert 'method=zero-shot' in zs_test
+
+
+def test_best_checkpoint_prefers_the_best_on_valid(tmp_path):
+    for name in ('iter_10.pth', 'best_coco_bbox_mAP_iter_5.pth', 'iter_5.pth'):
+        open(tmp_path / name, 'w').close()
+        time.sleep(0.01)
+    assert protocol.best_checkpoint(str(tmp_path)).endswith('best_coco_bbox_mAP_iter_5.pth')
+    os.remove(tmp_path / 'best_coco_bbox_mAP_iter_5.pth')
+    assert protocol.best_checkpoint(str(tmp_path)).endswith('iter_5.pth')  # the newest
+    with pytest.raises(FileNotFoundError, match='holds no checkpoint'):
+        protocol.best_checkpoint(str(tmp_path / 'empty'))
+
+
+def _tool(work_root, env, *extra):
+    return [sys.executable, TOOL, SW_GLIP, '--datasets', 'Synonyms', 'OneClass',
+            '--shots', '1', '--seeds', '3', '--work-root', work_root, *extra,
+            '--cfg-options', 'train_cfg.max_iters=8', 'train_cfg.val_interval=4',
+            'default_hooks.checkpoint.interval=2']
+
+
+@pytest.mark.skipif(not osp.isfile(osp.join(ROOT, 'assets', 'shapeworld',
+                                            'tiny-glip_shapeworld_base.pth')),
+                    reason='the committed ShapeWorld base is missing')
+def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
+    work_root = str(tmp_path / 'protocol')
+    env = dict(os.environ, ODINW_ROOT=str(tmp_path / 'data'), SHAPEWORLD_SCALE='0.25',
+               PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+    env.pop('ODINW_SUITE', None)
+    first = osp.join(work_root, 'tiny-glip', 'sdpt', 'Synonyms', 'shot1_seed3')
+    log_file = open(tmp_path / 'first.log', 'w')  # a file: a full pipe would block it
+    proc = subprocess.Popen(_tool(work_root, env), cwd=ROOT, env=env, text=True,
+                            stdout=log_file, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + 400
+    while not osp.isfile(osp.join(first, 'iter_2.pth')):
+        assert proc.poll() is None, open(tmp_path / 'first.log').read()[-3000:]
+        assert time.time() < deadline, 'no checkpoint in time'
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # killed while training its first trained run
+    proc.wait()
+    assert not osp.isfile(osp.join(first, protocol.TRAINED))
+
+    out = subprocess.run(_tool(work_root, env), cwd=ROOT, env=env, text=True,
+                         capture_output=True, timeout=900)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-4000:]
+    assert '[done] tiny-glip zero-shot / Synonyms' in log  # finished before the kill
+    assert 'resumed' in log.lower() and osp.isfile(osp.join(first, 'iter_8.pth'))
+    for dataset in ('Synonyms', 'OneClass'):
+        run = osp.join(work_root, 'tiny-glip', 'sdpt', dataset, 'shot1_seed3')
+        assert protocol.test_result(run) and protocol.test_result(osp.join(run, 'retention'))
+        assert any(f.startswith('best_coco_bbox_mAP_iter_') for f in os.listdir(run))
+        # the retention test is the same model on the base-domain split, kept apart
+        target = json.load(open(protocol.test_result(run)))
+        kept = json.load(open(protocol.test_result(osp.join(run, 'retention'))))
+        assert target['coco/bbox_mAP'] != kept['coco/bbox_mAP'] or target != kept
+
+    with open(osp.join(work_root, 'results.csv')) as f:
+        rows = list(csv.DictReader(f))
+    ap = {(r['method'], r['dataset']) for r in rows if r['quantity'] == 'ap'}
+    assert {('tiny-glip sdpt', 'Synonyms'), ('tiny-glip sdpt', 'OneClass'),
+            ('tiny-glip zero-shot', 'Synonyms'), ('tiny-glip zero-shot', 'OneClass')} <= ap
+    zero = [r for r in rows if r['method'] == 'tiny-glip zero-shot' and
+            r['quantity'] == 'retained' and r['dataset'] == 'Synonyms']
+    assert zero and float(zero[0]['mean']) == pytest.approx(1.0)  # by definition
+    tuned = [r for r in rows if r['method'] == 'tiny-glip sdpt' and r['quantity'] == 'retained'
+             and r['dataset'] != 'average']
+    assert len(tuned) == 2 and all(float(r['mean']) > 0 for r in tuned)
+    md = open(osp.join(work_root, 'results.md')).read()
+    assert '### Leaderboard, 1-shot' in md and '| tiny-glip sdpt |' in md
+
+    # everything done: a third call trains and tests nothing
+    stamps = sorted(os.listdir(first))
+    again = subprocess.run(_tool(work_root, env, '--no-collect'), cwd=ROOT, env=env, text=True,
+                           capture_output=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert '4 runs of suite shapeworld (4 done already)' in again.stdout
+    assert sorted(os.listdir(first)) == stamps

@@ -1,0 +1,110 @@
+"""GLIP's few-shot protocol over a suite, one command: train, select on valid, test, measure
+retention, and tabulate, for every method x dataset x shot x seed.
+
+    python tools/fewshot_protocol.py configs/sdpt/tiny-glip_shapeworld.py \
+        configs/baselines/full/tiny-glip_shapeworld.py --workers 2 --threads 1
+    ODINW_SUITE=odinw13 ODINW_ROOT=data/odinw/ python tools/fewshot_protocol.py \
+        configs/sdpt/glip_t_odinw_fewshot.py --launcher pytorch --gpus 8
+    python tools/fewshot_protocol.py CONFIG --launcher slurm --partition P --gpus 8 --workers 16
+
+Defaults are GLIP's protocol: shots 1, 3, 5, 10 and full data (0) x seeds 3, 30, 300, every
+dataset of the suite (``--suite``, else ODINW_SUITE, else the config's ``odinw_suite``),
+plus one zero-shot evaluation per detector and dataset. Each run's work dir is
+``<work-root>/<detector>/<method>/<dataset>/shot{K}_seed{S}`` (``full_seed{S}``;
+``zero-shot/<dataset>``); see ``mmdet_sdpt/engine/protocol.py``.
+
+Resumable: run the same command again and finished runs are skipped, a killed run resumes
+from its newest complete checkpoint. Executors: ``--launcher inprocess`` (default; --workers
+processes of --threads torch threads each, importing once), ``pytorch`` (tools/dist_train.sh
+and dist_test.sh per run, --gpus processes, its own rendezvous port) and ``slurm``
+(tools/slurm_train.sh / slurm_test.sh per run, --workers of them at once). Last, the
+results are collected (``tools/collect_results.py``) into ``<work-root>/results.{md,csv,png}``.
+Exit status: 0 when every run finished, 1 otherwise (the failed runs are listed).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import mmdet_sdpt  # noqa: E402,F401
+from mmdet_sdpt.engine import protocol  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('configs', nargs='+', help='one config per method')
+    parser.add_argument('--suite', help='default: ODINW_SUITE, else the configs\' odinw_suite')
+    parser.add_argument('--data-root', help='default: ODINW_ROOT, else the suite\'s root')
+    parser.add_argument('--datasets', nargs='+', help='default: every dataset of the suite')
+    parser.add_argument('--shots', type=int, nargs='+', default=[1, 3, 5, 10, 0],
+                        help='images per class; 0 = the full train split')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[3, 30, 300])
+    parser.add_argument('--work-root', default='work_dirs/protocol')
+    parser.add_argument('--no-zero-shot', action='store_true',
+                        help='skip the zero-shot evaluation of each base')
+    parser.add_argument('--no-retention', action='store_true',
+                        help='skip the base-domain (retention) tests')
+    parser.add_argument('--launcher', choices=['inprocess', 'pytorch', 'slurm'],
+                        default='inprocess')
+    parser.add_argument('--workers', type=int, default=1, help='runs at once')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='torch threads per in-process worker (0: torch\'s default)')
+    parser.add_argument('--gpus', type=int, default=1, help='processes (GPUs) per run')
+    parser.add_argument('--partition', help='Slurm partition (--launcher slurm)')
+    parser.add_argument('--dry-run', action='store_true', help='list the runs and stop')
+    parser.add_argument('--no-collect', action='store_true')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='as tools/train.py, applied to every run')
+    return parser.parse_args(argv)
+
+
+def suite_of(args) -> str:
+    if args.suite or os.environ.get('ODINW_SUITE'):
+        return args.suite or os.environ['ODINW_SUITE']
+    named = {protocol.config_identity(c)['suite'] for c in args.configs} - {None}
+    if len(named) != 1:
+        raise SystemExit(f'error: the configs name suites {sorted(named) or "none"}: '
+                         'pass --suite')
+    return named.pop()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    missing = [c for c in args.configs if not osp.isfile(c)]
+    if missing:
+        print(f'error: config not found: {", ".join(missing)}', file=sys.stderr)
+        return 2
+    suite = suite_of(args)
+    runs = protocol.plan(args.configs, suite, args.work_root, datasets=args.datasets,
+                         shots=args.shots, seeds=args.seeds, zero_shot=not args.no_zero_shot,
+                         retention=not args.no_retention,
+                         data_root=args.data_root or os.environ.get('ODINW_ROOT'),
+                         cfg_options=args.cfg_options)
+    todo = [r for r in runs if not protocol.done(r)]
+    print(f'{len(runs)} runs of suite {suite} ({len(runs) - len(todo)} done already)')
+    if args.dry_run:
+        for r in runs:
+            print(f'{"done" if protocol.done(r) else "todo"}  {r.name}  {r.work_dir}')
+        return 0
+    failures = protocol.execute_all(runs, args.launcher, workers=args.workers,
+                                    threads=args.threads, gpus=args.gpus,
+                                    partition=args.partition)
+    status = 0
+    if failures:
+        print(f'{len(failures)} of {len(runs)} runs failed:', file=sys.stderr)
+        for name, error in failures.items():
+            print(f'  {name}: {error}', file=sys.stderr)
+        status = 1
+    if not args.no_collect:
+        from collect_results import main as collect
+        stem = osp.join(args.work_root, 'results')
+        if collect([args.work_root, '--suite', suite, '--out', stem]) != 0:
+            status = 1
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main())
