@@ -76,14 +76,30 @@ class ProtocolRun:
         return env
 
 
+def _assigned_here(config: str, key: str) -> Optional[str]:
+    """``key``'s value when the config file itself assigns it (not a base it inherits)."""
+    import ast
+    for node in ast.parse(open(config).read()).body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == key for t in node.targets):
+            try:
+                return str(ast.literal_eval(node.value))
+            except ValueError:
+                return None
+    return None
+
+
 def config_identity(config: str) -> Dict[str, str]:
-    """(detector, method) a config names: its top-level ``detector`` and ``method`` keys,
-    else its file's stem and folder."""
+    """(detector, method, suite) of a config: ``method`` as the config file itself assigns it
+    (an inherited one would name the parent's method), else the config's folder
+    (configs/baselines/<method>/..., configs/sdpt/...); ``detector`` as the config (or a
+    base) says, else the file name's first word."""
     from mmengine.config import Config
     cfg = Config.fromfile(config)
     stem = osp.splitext(osp.basename(config))[0]
-    return dict(detector=str(cfg.get('detector', stem.split('_')[0])),
-                method=str(cfg.get('method', osp.basename(osp.dirname(osp.abspath(config))))),
+    method = _assigned_here(config, 'method') or osp.basename(
+        osp.dirname(osp.abspath(config)))
+    return dict(detector=str(cfg.get('detector', stem.split('_')[0])), method=method,
                 suite=cfg.get('odinw_suite'))
 
 

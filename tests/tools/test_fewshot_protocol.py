@@ -166,3 +166,17 @@ def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert '4 runs of suite shapeworld (4 done already)' in again.stdout
     assert sorted(os.listdir(first)) == stamps
+
+
+def test_a_config_inheriting_a_method_is_named_by_its_own_folder(tmp_path):
+    """An inherited `method = 'sdpt'` would mislabel a user's variant: only the file's own
+    assignment counts, else its folder names it."""
+    folder = tmp_path / 'sdpt_k4'
+    folder.mkdir()
+    (folder / 'tiny.py').write_text(f"_base_ = '{SW_GLIP}'\nmodel = dict(tuner=dict("
+                                    "num_tokens=4))\n")
+    ident = protocol.config_identity(str(folder / 'tiny.py'))
+    assert (ident['detector'], ident['method']) == ('tiny-glip', 'sdpt_k4')
+    runs = protocol.plan([SW_GLIP, str(folder / 'tiny.py')], 'shapeworld', str(tmp_path),
+                         datasets=['Synonyms'], shots=[3], seeds=[3], zero_shot=False)
+    assert [r.cfg_options['method'] for r in runs] == ['sdpt', 'sdpt_k4']

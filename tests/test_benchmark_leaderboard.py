@@ -1,0 +1,56 @@
+"""benchmarks/leaderboard.py's reporting on fabricated protocol runs: the difficulty check,
+the paired table and the README block it replaces (training is covered by
+tests/tools/test_fewshot_protocol.py)."""
+import importlib.util
+import os.path as osp
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.tools.test_collect_results import write_protocol_run
+
+SCRIPT = osp.join(ROOT, 'benchmarks', 'leaderboard.py')
+
+
+def load():
+    spec = importlib.util.spec_from_file_location('leaderboard', SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def runs(tmp_path):
+    from mmdet_sdpt.evaluation import find_runs
+    root = str(tmp_path / 'lb')
+    for d, zs in (('Synonyms', 0.02), ('Thermal', 0.30)):
+        write_protocol_run(root, 'tiny-glip', 'zero-shot', d, 0, 0, zs, 0.6)
+        for seed, (sdpt, full) in zip((3, 30, 300), ((.40, .55), (.45, .60), (.42, .50))):
+            write_protocol_run(root, 'tiny-glip', 'sdpt', d, 3, seed, sdpt, .58)
+            write_protocol_run(root, 'tiny-glip', 'full', d, 3, seed, full, .30)
+    return find_runs([root])
+
+
+def test_summary_reports_difficulty_and_paired_differences(runs):
+    from mmdet_sdpt.evaluation import leaderboard, summarize
+    lb = load()
+    boards = leaderboard(runs, 'coco/bbox_mAP', 'shapeworld')
+    text = lb.summary(runs, boards, summarize(runs, 'coco/bbox_mAP', 'shapeworld'),
+                      'coco/bbox_mAP', 3600 * 1.5, 'a grid')
+    assert 'Wall time: 1.50 h' in text and '### Leaderboard, 3-shot' in text
+    # full - zero-shot = 0.55 - 0.16 on the average: able to rank; best 0.55 <= 0.85
+    assert '3-shot: zero-shot 0.160, full fine-tuning 0.550' in text
+    assert 'able to rank' in text and 'NOT able' not in text
+    row = [ln for ln in text.splitlines() if 'tiny-glip sdpt − tiny-glip full' in ln][0]
+    assert '| 6 |' in row and 'tiny-glip sdpt < tiny-glip full' in row
+
+
+def test_readme_block_is_replaced_and_nothing_else(tmp_path):
+    lb = load()
+    readme = tmp_path / 'README.md'
+    readme.write_text(f'intro\n{lb.BEGIN}\nold table\n{lb.END}\noutro\n')
+    lb.update_readme(str(readme), 'new table\n')
+    assert readme.read_text() == f'intro\n{lb.BEGIN}\nnew table\n{lb.END}\noutro\n'
+    (tmp_path / 'bare.md').write_text('no markers')
+    with pytest.raises(SystemExit, match='no <!-- leaderboard:begin -->'):
+        lb.update_readme(str(tmp_path / 'bare.md'), 'x')
