@@ -124,6 +124,11 @@ def test_pretrain_tool_names_the_base_after_its_config_and_keeps_other_sums(tmp_
     assert tool.output_name(tool.CONFIG) == 'tiny-glip_shapes_base.pth'  # the default
     assert tool.output_name(PRETRAIN_CONFIG) == BASE
     assert tool.default_work_dir(tool.CONFIG).endswith(osp.join('work_dirs', 'demo_pretrain'))
+    shapeworld = osp.join(ROOT, 'configs', 'shapeworld', 'pretrain_tiny-gdino.py')
+    assert tool.output_name(shapeworld) == 'tiny-gdino_shapeworld_base.pth'
+    assert tool.default_out(shapeworld) == osp.join(ROOT, 'assets', 'shapeworld',
+                                                    'tiny-gdino_shapeworld_base.pth')
+    assert tool.default_work_dir(shapeworld).endswith('shapeworld/pretrain_tiny-gdino')
     sums = tmp_path / 'SHA256SUMS'
     sums.write_text('a' * 64 + '  tiny-glip_shapes_base.pth\n')
     tool.update_sha256sums(str(sums), BASE, 'b' * 64)

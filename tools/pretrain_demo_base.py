@@ -53,11 +53,11 @@ def default_out(config: str) -> str:
     return osp.join(ROOT, 'assets', folder, output_name(config))
 
 
-def default_work_dir(config: str, cfg: Config) -> str:
+def default_work_dir(config: str, cfg: Config = None) -> str:
     if osp.abspath(config) == CONFIG:
         return osp.join(ROOT, 'work_dirs', 'demo_pretrain')  # as it always was
-    if is_shapeworld(config):
-        return cfg.work_dir
+    if is_shapeworld(config):  # the config's own
+        return (cfg or Config.fromfile(config)).work_dir
     return osp.join(ROOT, 'work_dirs', 'demo_' + osp.splitext(osp.basename(config))[0])
 
 
