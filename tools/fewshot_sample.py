@@ -13,12 +13,9 @@ fewer than K images in the source stops the tool with an error naming it.
 """
 import argparse
 import json
-import os.path as osp
 import sys
 
-from mmdet_sdpt.datasets.fewshot import (NotEnoughImagesError, fewshot_file_name,
-                                         sample_fewshot)
-from mmdet_sdpt.utils.atomic_io import atomic_write_json
+from mmdet_sdpt.datasets.fewshot import NotEnoughImagesError, write_fewshot_file
 
 
 def parse_args(argv=None):
@@ -34,15 +31,14 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     with open(args.train_json) as f:
         coco = json.load(f)
-    out_dir = args.out_dir or osp.dirname(osp.abspath(args.train_json))
     for shot in args.shots:
         for seed in args.seeds:
             try:
-                subset = sample_fewshot(coco, shot, seed)
+                path, subset = write_fewshot_file(args.train_json, shot, seed, args.out_dir,
+                                                  coco)
             except NotEnoughImagesError as e:
                 print(f'error: {args.train_json}: {e}', file=sys.stderr)
                 return 1
-            path = atomic_write_json(osp.join(out_dir, fewshot_file_name(shot, seed)), subset)
             print(f'{path}: {len(subset["images"])} images, '
                   f'{len(subset["annotations"])} annotations')
     return 0

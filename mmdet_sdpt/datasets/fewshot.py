@@ -12,7 +12,7 @@ of a silently smaller split.
 import os.path as osp
 import random
 from collections import defaultdict
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from mmdet.registry import DATASETS
 
@@ -66,17 +66,20 @@ def sample_fewshot(coco: dict, shot: int, seed: int) -> dict:
     return subset
 
 
-def write_fewshot_file(train_json: str, shot: int, seed: int, out_dir: str = None) -> str:
-    """Sample the K-shot split of seed S of ``train_json`` and write it (atomically) as
-    ``fewshot_train_shot{K}_seed{S}.json`` beside it (or in ``out_dir``). Returns its path."""
+def write_fewshot_file(train_json: str, shot: int, seed: int, out_dir: str = None,
+                       coco: dict = None) -> Tuple[str, dict]:
+    """Sample the K-shot split of seed S of ``train_json`` (``coco``: its content, when
+    already read) and write it (atomically) as ``fewshot_train_shot{K}_seed{S}.json`` beside
+    it (or in ``out_dir``). Returns its path and the split."""
     import json
 
     from ..utils.atomic_io import atomic_write_json
-    with open(train_json) as f:
-        coco = json.load(f)
+    if coco is None:
+        with open(train_json) as f:
+            coco = json.load(f)
     out_dir = out_dir or osp.dirname(osp.abspath(train_json))
-    return atomic_write_json(osp.join(out_dir, fewshot_file_name(shot, seed)),
-                             sample_fewshot(coco, shot, seed))
+    subset = sample_fewshot(coco, shot, seed)
+    return atomic_write_json(osp.join(out_dir, fewshot_file_name(shot, seed)), subset), subset
 
 
 @DATASETS.register_module()

@@ -190,9 +190,10 @@ def best_checkpoint(work_dir: str) -> str:
     return found[-1]
 
 
-def base_checkpoint(run: ProtocolRun) -> str:
-    """The config's ``model.base_checkpoint`` (what a zero-shot run evaluates)."""
-    cfg = _load_cfg(run, run.work_dir)
+def base_checkpoint(run: ProtocolRun, cfg=None) -> str:
+    """The config's ``model.base_checkpoint`` (what a zero-shot run evaluates); ``cfg``: the
+    run's config when already loaded."""
+    cfg = cfg or _load_cfg(run, run.work_dir)
     base = cfg.model.get('base_checkpoint')
     if not base:
         raise ValueError(f'{run.config} sets no model.base_checkpoint: nothing to evaluate '
@@ -248,13 +249,9 @@ def _run_inprocess(run: ProtocolRun, log=print) -> None:
     checkpoint = None if run.zero_shot else best_checkpoint(run.work_dir)
 
     def test(work_dir, options=None):
-        cfg = _load_cfg(run, work_dir, options)
+        cfg = _load_cfg(run, work_dir, options)  # a zero-shot run's options: ZERO_SHOT_OPTIONS
         cfg.resume = False
-        if run.zero_shot:
-            cfg.merge_from_dict(ZERO_SHOT_OPTIONS)
-            cfg.load_from = base_checkpoint(run)
-        else:
-            cfg.load_from = checkpoint
+        cfg.load_from = base_checkpoint(run, cfg) if run.zero_shot else checkpoint
         build_runner(cfg).test()
 
     if not tested(run):
@@ -282,8 +279,6 @@ def commands(run: ProtocolRun, launcher: str, gpus: int = 1,
     """The shell commands of the steps ``run`` still needs, for ``launcher`` 'pytorch'
     (torchrun: tools/dist_*.sh) or 'slurm' (tools/slurm_*.sh)."""
     steps = []
-    # the base on purpose, as tools/test.py --zero-shot does (launchers take a CHECKPOINT)
-    zs = ZERO_SHOT_OPTIONS if run.zero_shot else {}
 
     def train():
         if launcher == 'slurm':
@@ -293,8 +288,10 @@ def commands(run: ProtocolRun, launcher: str, gpus: int = 1,
                 '--work-dir', run.work_dir, '--resume'] + _cfg_args(run.cfg_options)
 
     def test(work_dir, options):
+        # a zero-shot run: the base on purpose, as tools/test.py --zero-shot does (the
+        # launchers take a CHECKPOINT; ZERO_SHOT_OPTIONS are in the run's cfg_options)
         ckpt = ['@BASE@' if run.zero_shot else '@BEST@']
-        opts = _cfg_args({**run.cfg_options, **options, **zs})
+        opts = _cfg_args({**run.cfg_options, **options})
         if launcher == 'slurm':
             return (['bash', osp.join(TOOLS, 'slurm_test.sh'), partition, f'test_{run.dataset}',
                      run.config] + ckpt + ['--work-dir', work_dir] + opts)
@@ -347,7 +344,7 @@ def _worker(queue, results, launcher, gpus, partition, threads) -> None:
     import torch
     if threads:
         torch.set_num_threads(threads)
-    import mmdet_sdpt  # noqa: F401
+    import mmdet_sdpt  # noqa: F401  (registers our modules in the worker)
     while True:
         item = queue.get()
         if item is None:

@@ -361,7 +361,7 @@ def leaderboard(runs: Sequence[Run], metric: str = 'coco/bbox_mAP',
                 t, r = target, row.retained
                 if t.mean is not None and r.mean is not None:
                     row.hm = harmonic_mean(t.mean, r.mean)
-                    common = set(getattr(t, 'per_seed', {})) & set(getattr(r, 'per_seed', {}))
+                    common = set(t.per_seed) & set(r.per_seed)
                     if len(common) > 1:
                         row.hm_std = statistics.stdev(
                             harmonic_mean(t.per_seed[s], r.per_seed[s]) for s in common)
