@@ -142,6 +142,8 @@ def main(argv=None) -> int:
     runs = protocol.plan(configs, SUITE, args.work_root, datasets=args.datasets,
                          shots=args.shots, seeds=args.seeds,
                          cfg_options=args.cfg_options)
+    # zero-shot first, then seed by seed: a grid stopped early holds whole seeds
+    runs.sort(key=lambda r: -1 if r.seed is None else args.seeds.index(r.seed))
     clock = osp.join(args.work_root, 'wall_seconds.json')
     spent = json.load(open(clock))['seconds'] if osp.isfile(clock) else 0.0
     failures = {}

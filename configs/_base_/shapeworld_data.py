@@ -32,7 +32,7 @@ sw_test_pipeline = [
     dict(type='PackDetInputs', meta_keys=sw_meta_keys[:5] + sw_meta_keys[7:])
 ]
 sw_train_dataloader = dict(
-    batch_size=4, num_workers=0,
+    batch_size=2, num_workers=0,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='ODinWFewShotDataset', split='train', shot=odinw_shot, seed=odinw_seed,
                  **sw_odinw, filter_cfg=dict(filter_empty_gt=True),
@@ -51,9 +51,9 @@ sw_val_evaluator = dict(type='ODinWCocoMetric', split='valid', **sw_odinw)
 sw_test_evaluator = dict(type='ODinWCocoMetric', split='test', **sw_odinw)
 
 # a short schedule (the leaderboard's grid must run in about 2 hours on 2 CPU cores), the
-# same for every method: batch 4, iterations by shot, validated half-way and at the end;
+# same for every method: batch 2, iterations by shot, validated half-way and at the end;
 # the best-on-valid checkpoint is tested
-sw_iters = {0: 100, 1: 40, 3: 40, 5: 60, 10: 60}.get(odinw_shot, 60)
+sw_iters = {0: 100, 1: 30, 3: 30, 5: 40, 10: 40}.get(odinw_shot, 40)
 sw_train_cfg = dict(type='IterBasedTrainLoop', max_iters=sw_iters, val_interval=sw_iters // 2)
 sw_default_hooks = dict(
     logger=dict(interval=10),

@@ -9,9 +9,11 @@ sw_bert = '{{ fileDirname }}/../../assets/shapeworld/tiny_bert'
 base_checkpoint = '{{ fileDirname }}/../../assets/shapeworld/tiny-gdino_shapeworld_base.pth'
 # num_classes: rows of the denoising queries' label embedding, at least the largest prompt
 # (ManyClasses: 15). contrastive_cfg: MM-Grounding-DINO's from-scratch setting, as the demo.
+# max_per_img: at most num_queries (50): mmdet's head takes the top max_per_img of
+# num_queries x num_classes scores, which a one-class prompt (OneClass) cannot give beyond 50.
 model = dict(base_checkpoint=base_checkpoint, tuner=dict(num_tokens=8),
              bbox_head=dict(num_classes=16, contrastive_cfg=dict(log_scale='auto', bias=True)),
-             language_model=dict(name=sw_bert), test_cfg=dict(max_per_img=100))
+             language_model=dict(name=sw_bert), test_cfg=dict(max_per_img=50))
 work_dir = ('./work_dirs/shapeworld/tiny-gdino/sdpt/{{$ODINW_DATASET:Synonyms}}/'
             'shot{{$ODINW_SHOT:3}}_seed{{$ODINW_SEED:3}}')
 

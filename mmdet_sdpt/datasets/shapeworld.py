@@ -13,6 +13,7 @@ first, each written atomically, then the annotation file, atomically; the annota
 marks a complete split.
 """
 import fcntl
+import hashlib
 import io
 import json
 import math
@@ -237,9 +238,9 @@ def _things(shapes, colour=None):
 
 def _splits(train: int, seed: int) -> dict:
     """A suite dataset's splits: ``train`` images (enough for 10 shots of every class),
-    valid 30, test 60; seeds ``seed``1, 2, 3."""
-    return dict(train=(train, seed * 10 + 1), valid=(30, seed * 10 + 2),
-                test=(60, seed * 10 + 3))
+    valid 20, test 40; seeds ``seed``1, 2, 3."""
+    return dict(train=(train, seed * 10 + 1), valid=(20, seed * 10 + 2),
+                test=(40, seed * 10 + 3))
 
 
 BASE_SPEC = dict(classes=BASE_SHAPES, things=_things(BASE_SHAPES), count=(1, 5),
@@ -247,7 +248,7 @@ BASE_SPEC = dict(classes=BASE_SHAPES, things=_things(BASE_SHAPES), count=(1, 5),
 SHAPEWORLD_DATASETS: Dict[str, dict] = {
     # the base part (pretraining data of the tiny bases, and their retention test)
     'BaseShapes': dict(BASE_SPEC, shift='the base vocabulary and images (retention)',
-                       splits=dict(train=(3000, 101), valid=(100, 102), test=(60, 103)),
+                       splits=dict(train=(3000, 101), valid=(100, 102), test=(40, 103)),
                        views=dict(colours=dict(classes=tuple(COLOURS)))),
     # the suite
     'Synonyms': dict(
@@ -275,8 +276,8 @@ SHAPEWORLD_DATASETS: Dict[str, dict] = {
     'Aerial': dict(
         shift='small objects in large images (aerial-like)', classes=('star', 'diamond',
                                                                       'cross'),
-        things=_things(('star', 'diamond', 'cross')), size=256, side=(8, 18),
-        count=(3, 10), clutter=(10, 30),
+        things=_things(('star', 'diamond', 'cross')), size=192, side=(8, 16),
+        count=(3, 8), clutter=(8, 22),
         splits=_splits(200, 24)),
     'ManyClasses': dict(
         shift='many classes (15, PascalVOC-like), known and new',
@@ -360,13 +361,26 @@ def _scale(scale: Optional[float]) -> float:
     return scale
 
 
-def _check_scale(ann_file: str, scale: float) -> None:
+def spec_id(name: str) -> str:
+    """A short hash of what draws dataset ``name`` (its spec, less its description): a split
+    records it, so data drawn by an older spec is named rather than silently used."""
+    spec = {k: v for k, v in SHAPEWORLD_DATASETS[name].items() if k != 'shift'}
+    return hashlib.sha256(repr(sorted(spec.items())).encode()).hexdigest()[:12]
+
+
+def _check_written(ann_file: str, name: str, scale: float) -> None:
     with open(ann_file) as f:
-        written = json.load(f).get('info', {}).get('scale', 1.0)
+        info = json.load(f).get('info', {})
+    written = info.get('scale', 1.0)
     if written != scale:
         raise ValueError(
             f'{ann_file} was generated at scale {written}, not {scale} '
             f'(SHAPEWORLD_SCALE): use one scale per data root, or another root')
+    if info.get('spec') != spec_id(name):
+        raise ValueError(
+            f'{ann_file} was drawn by another version of ShapeWorld\'s {name} spec '
+            f'({info.get("spec") or "unrecorded"}, now {spec_id(name)}): delete '
+            f'{osp.dirname(osp.dirname(ann_file))} and it is drawn again on first use')
 
 
 def make_shapeworld(root: str, names: Sequence[str] = None, splits: Sequence[str] = None,
@@ -392,5 +406,5 @@ def make_shapeworld(root: str, names: Sequence[str] = None, splits: Sequence[str
                     if not osp.isfile(ann_file):  # else another process wrote it meanwhile
                         write_split(folder, spec, max(1, round(num * scale)), seed,
                                     info=dict(dataset=name, split=split, seed=seed,
-                                              scale=scale))
-            _check_scale(ann_file, scale)
+                                              scale=scale, spec=spec_id(name)))
+            _check_written(ann_file, name, scale)

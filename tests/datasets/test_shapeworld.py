@@ -61,9 +61,22 @@ def test_splits_are_written_in_glip_layout_deterministically(tmp_path):
                 osp.join(b, name, 'valid', img['file_name']), 'rb').read()
         sizes = [ann['bbox'][2] for ann in coco['annotations']]
         if name == 'Aerial':  # small objects in large images
-            assert coco['images'][0]['width'] == 256 and max(sizes) < 20
+            assert coco['images'][0]['width'] == 192 and max(sizes) < 20
     with pytest.raises(ValueError, match='generated at scale 0.1, not 1.0'):
         make_shapeworld(a, ['Aerial'], ['valid'], scale=1.0)
+
+
+def test_data_drawn_by_an_older_spec_is_named_not_used(tmp_path, monkeypatch):
+    root = str(tmp_path / 'sw')
+    make_shapeworld(root, ['Aerial'], ['valid'], scale=0.1)
+    make_shapeworld(root, ['Aerial'], ['valid'], scale=0.1)  # the same spec: used as is
+    monkeypatch.setitem(SHAPEWORLD_DATASETS, 'Aerial',
+                        dict(SHAPEWORLD_DATASETS['Aerial'], size=256))  # the spec changes
+    with pytest.raises(ValueError, match=r'another version of .*Aerial spec.*delete .*Aerial'):
+        make_shapeworld(root, ['Aerial'], ['valid'], scale=0.1)
+    monkeypatch.setitem(SHAPEWORLD_DATASETS, 'Aerial',  # a new description draws the same
+                        dict(SHAPEWORLD_DATASETS['Aerial'], size=192, shift='reworded'))
+    make_shapeworld(root, ['Aerial'], ['valid'], scale=0.1)
 
 
 def _generate(root):
