@@ -151,14 +151,19 @@ def _background(rng: np.random.Generator, size: Tuple[int, int], clutter: int) -
     return np.asarray(pil)
 
 
-def _style(img: np.ndarray, style: Optional[str], rng: np.random.Generator) -> np.ndarray:
+def _style(img: np.ndarray, spec: dict, rng: np.random.Generator) -> np.ndarray:
+    """The spec's image style: None, or 'thermal' (grey; ``invert``, ``blur`` radius and
+    ``noise`` std from the spec)."""
+    style = spec.get('style')
     if style is None:
         return img
-    if style == 'thermal':  # grey, inverted, blurred and noisy: a sensor-domain shift
+    if style == 'thermal':  # grey, blurred and noisy (inverted): a sensor-domain shift
         grey = img.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-        pil = Image.fromarray(np.clip(255 - grey, 0, 255).astype(np.uint8))
-        grey = np.asarray(pil.filter(ImageFilter.GaussianBlur(1.6))).astype(np.float64)
-        grey += rng.normal(0, 18, size=grey.shape)
+        grey = 255 - grey if spec['invert'] else grey
+        pil = Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8))
+        grey = np.asarray(pil.filter(ImageFilter.GaussianBlur(spec['blur']))).astype(
+            np.float64)
+        grey += rng.normal(0, spec['noise'], size=grey.shape)
         return np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
     raise ValueError(f'unknown image style {style!r}')
 
@@ -214,7 +219,7 @@ def draw_image(rng: np.random.Generator, spec: dict):
         box = [x0 + int(xs.min()), y0 + int(ys.min()), int(xs.max() - xs.min() + 1),
                int(ys.max() - ys.min() + 1)]
         objects.append((label, shape, colour, box))
-    img = _style(np.clip(img, 0, 255).astype(np.uint8), spec.get('style'), rng)
+    img = _style(np.clip(img, 0, 255).astype(np.uint8), spec, rng)
     # objects drawn later may hide earlier ones: keep those still mostly visible
     visible = []
     for k, obj in enumerate(objects):
@@ -243,6 +248,10 @@ def _splits(train: int, seed: int) -> dict:
                 test=(40, seed * 10 + 3))
 
 
+# ColourBinding's pairs (shape, colour): classes, and the crossed pairs left unlabelled
+_BOUND = (('circle', 'red'), ('square', 'blue'), ('triangle', 'green'), ('circle', 'blue'),
+          ('square', 'green'), ('triangle', 'red'))
+_UNBOUND = (('circle', 'green'), ('square', 'red'), ('triangle', 'blue'))
 BASE_SPEC = dict(classes=BASE_SHAPES, things=_things(BASE_SHAPES), count=(1, 5),
                  side=(16, 52), clutter=(0, 4))
 SHAPEWORLD_DATASETS: Dict[str, dict] = {
@@ -261,17 +270,18 @@ SHAPEWORLD_DATASETS: Dict[str, dict] = {
         splits=_splits(200, 21)),
     'ColourBinding': dict(
         shift='attribute binding: a colour + shape phrase, only the pair tells the class',
-        classes=('red circle', 'blue circle', 'red square', 'blue square', 'red triangle',
-                 'blue triangle'),
-        things=tuple((s, c) for s in ('circle', 'square', 'triangle') for c in ('red', 'blue')),
-        distractors=tuple((s, c) for s in ('circle', 'square', 'triangle')
-                          for c in ('green', 'yellow')),
-        count=(1, 4), distractor_count=(0, 3),
+        # 3 shapes x 3 colours: 6 pairs are classes, the other 3 unlabelled look-alikes, so
+        # every colour and every shape of a class also appears unlabelled; the shapes go by
+        # their new words (a colour word alone, or a shape alone, never tells the class)
+        classes=tuple(f'{c} {SYNONYMS[s]}' for s, c in _BOUND),
+        things=_BOUND, distractors=_UNBOUND,
+        count=(1, 4), distractor_count=(1, 3),
         splits=_splits(200, 22)),
     'Thermal': dict(
-        shift='domain shift: grey, inverted, blurred, noisy images of known shapes',
+        shift='domain shift: grey, blurred, noisy images of known shapes',
         classes=('circle', 'square', 'triangle', 'cross'),
-        things=_things(('circle', 'square', 'triangle', 'cross')), style='thermal',
+        things=_things(('circle', 'square', 'triangle', 'cross')),
+        style='thermal', invert=False, blur=1.6, noise=18,
         splits=_splits(200, 23)),
     'Aerial': dict(
         shift='small objects in large images (aerial-like)', classes=('star', 'diamond',
@@ -280,8 +290,9 @@ SHAPEWORLD_DATASETS: Dict[str, dict] = {
         count=(3, 8), clutter=(8, 22),
         splits=_splits(200, 24)),
     'ManyClasses': dict(
-        shift='many classes (15, PascalVOC-like), known and new',
-        classes=BASE_SHAPES + NOVEL_SHAPES[:9], things=_things(BASE_SHAPES + NOVEL_SHAPES[:9]),
+        shift='many classes (15, PascalVOC-like): known shapes under new words, and new shapes',
+        classes=tuple(SYNONYMS.values()) + NOVEL_SHAPES[:9],
+        things=_things(BASE_SHAPES + NOVEL_SHAPES[:9]),
         count=(1, 5), splits=_splits(300, 25)),
     'Crowded': dict(
         shift='crowded scenes: many small, overlapping objects',
