@@ -19,13 +19,22 @@ detector, over datasets x seeds: mean, 95% t interval, p, wins), the difficulty 
 (zero-shot at least 0.20 AP below full fine-tuning on the suite average, no method above
 0.85) and the wall time. ``--readme`` replaces the README's block between
 ``<!-- leaderboard:begin -->`` and ``<!-- leaderboard:end -->`` with OUT_summary.md.
+
+Every invocation also writes ``--archive`` (default benchmarks/results/leaderboard_runs.tar.gz):
+the finished runs' results (each run's test and retention JSONs, its dumped config, its
+``.trained`` marker) and the accumulated wall clock, without checkpoints or logs: enough to
+collect the tables again (``--restore --collect-only``) or to go on with the grid on another
+machine (``--restore``: unpacked into the work root before planning; files already there
+are kept).
 """
 import argparse
 import json
 import os
 import os.path as osp
 import re
+import signal
 import sys
+import tarfile
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -37,6 +46,8 @@ GLIP_METHODS = ('sdpt', 'sdpt_last1', 'full', 'linear_prob', 'language_prompt_v2
                 'bitfit', 'maple', 'mudpt')
 GDINO_METHODS = ('sdpt', 'full')
 SUITE = 'shapeworld'
+ARCHIVE = osp.join(ROOT, 'benchmarks', 'results', 'leaderboard_runs.tar.gz')
+CLOCK = 'wall_seconds.json'
 BEGIN, END = '<!-- leaderboard:begin -->', '<!-- leaderboard:end -->'
 
 
@@ -62,6 +73,10 @@ def parse_args(argv=None):
                         help='zero-shot and full fine-tuning on the tiny GLIP only')
     parser.add_argument('--collect-only', action='store_true')
     parser.add_argument('--readme', help='README to refresh between the leaderboard markers')
+    parser.add_argument('--archive', default=ARCHIVE,
+                        help="results of the finished runs, written at the end ('' : none)")
+    parser.add_argument('--restore', action='store_true',
+                        help='unpack --archive into --work-root first (resume elsewhere)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='key=value applied to every run (e.g. train_cfg.max_iters=50)')
     return parser.parse_args(argv)
@@ -116,6 +131,53 @@ def summary(runs, boards, metric, seconds, grid) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def _result_files(folder: str):
+    """A finished run's files worth keeping: test results (``<ts>/<ts>.json``), dumped
+    configs, the ``.trained`` marker; not checkpoints, logs or visualizer data."""
+    for name in sorted(os.listdir(folder)):
+        path = osp.join(folder, name)
+        if osp.isfile(path) and (name.endswith('.py') or name == '.trained'):
+            yield path
+        elif osp.isdir(path) and osp.isfile(osp.join(path, name + '.json')):
+            yield osp.join(path, name + '.json')
+        elif osp.isdir(path) and name == 'retention':
+            yield from _result_files(path)
+
+
+def archive_runs(runs, work_root: str, path: str) -> int:
+    """Write the finished ``runs``' results and the wall clock to ``path`` (tar.gz,
+    atomically). Returns the number of runs archived."""
+    from mmdet_sdpt.engine import protocol
+    from mmdet_sdpt.utils.atomic_io import atomic_write
+    finished = [r for r in runs if protocol.done(r)]
+
+    def write(tmp):
+        with tarfile.open(tmp, 'w:gz') as tar:
+            clock = osp.join(work_root, CLOCK)
+            if osp.isfile(clock):
+                tar.add(clock, CLOCK)
+            for run in finished:
+                for f in _result_files(run.work_dir):
+                    tar.add(f, osp.relpath(f, work_root))
+
+    atomic_write(path, write)
+    return len(finished)
+
+
+def restore_runs(work_root: str, path: str) -> int:
+    """Unpack an archive of ``archive_runs`` into ``work_root``, keeping files already
+    there. Returns the number of files written."""
+    if not osp.isfile(path):
+        raise SystemExit(f'error: no archive {path} to restore (--archive)')
+    written = 0
+    with tarfile.open(path, 'r:gz') as tar:
+        for member in tar.getmembers():
+            if member.isfile() and not osp.exists(osp.join(work_root, member.name)):
+                tar.extract(member, work_root, filter='data')  # no absolute paths, no '..'
+                written += 1
+    return written
+
+
 def update_readme(path: str, text: str) -> None:
     from mmdet_sdpt.utils.atomic_io import atomic_write
     content = open(path).read()
@@ -144,7 +206,10 @@ def main(argv=None) -> int:
                          cfg_options=args.cfg_options)
     # zero-shot first, then seed by seed: a grid stopped early holds whole seeds
     runs.sort(key=lambda r: -1 if r.seed is None else args.seeds.index(r.seed))
-    clock = osp.join(args.work_root, 'wall_seconds.json')
+    if args.restore:
+        print(f'restored {restore_runs(args.work_root, args.archive)} files from '
+              f'{args.archive}', flush=True)
+    clock = osp.join(args.work_root, CLOCK)
     spent = json.load(open(clock))['seconds'] if osp.isfile(clock) else 0.0
     failures = {}
     if not args.collect_only:
@@ -152,10 +217,14 @@ def main(argv=None) -> int:
         print(f'{len(runs)} runs, {len(todo)} to do, {args.workers} workers x '
               f'{args.threads} threads', flush=True)
         start = time.perf_counter()
-        failures = protocol.execute_all(runs, 'inprocess', workers=args.workers,
-                                        threads=args.threads)
-        spent += time.perf_counter() - start
-        atomic_write_json(clock, dict(seconds=spent))
+        # stopped (SIGTERM, Ctrl-C) or not, the time spent is added to the grid's clock
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        try:
+            failures = protocol.execute_all(runs, 'inprocess', workers=args.workers,
+                                            threads=args.threads)
+        finally:
+            spent += time.perf_counter() - start
+            atomic_write_json(clock, dict(seconds=spent))
     found = find_runs([args.work_root])
     wanted = {osp.realpath(r.work_dir) for r in runs}
     found = [r for r in found if osp.realpath(r.work_dir) in wanted]
@@ -176,6 +245,9 @@ def main(argv=None) -> int:
                                         hm=r.hm) for r in b.rows} for b in boards}))
     print(text)
     print(f'wrote {paths["md"]}, {paths["csv"]}, {paths["png"]}, {args.out}_summary.md')
+    if args.archive:
+        print(f'archived {archive_runs(runs, args.work_root, args.archive)} finished runs in '
+              f'{args.archive}')
     if args.readme:
         update_readme(args.readme, text)
         print(f'updated {args.readme}')

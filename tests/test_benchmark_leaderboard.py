@@ -2,6 +2,7 @@
 the paired table and the README block it replaces (training is covered by
 tests/tools/test_fewshot_protocol.py)."""
 import importlib.util
+import os
 import os.path as osp
 
 import pytest
@@ -53,3 +54,51 @@ def test_readme_block_is_replaced_and_nothing_else(tmp_path):
     (tmp_path / 'bare.md').write_text('no markers')
     with pytest.raises(SystemExit, match='no <!-- leaderboard:begin -->'):
         lb.update_readme(str(tmp_path / 'bare.md'), 'x')
+
+
+def test_finished_runs_travel_in_an_archive_without_checkpoints(tmp_path):
+    """--archive keeps what collecting and resuming need; --restore brings it back and
+    keeps what is there; an archive cannot write outside the work root."""
+    import io
+    import json
+    import tarfile
+
+    from mmdet_sdpt.engine import protocol
+    from tests.tools.test_collect_results import write_test_result
+    lb = load()
+    configs = [lb.config_of('sdpt', 'glip'), lb.config_of('full', 'glip')]
+    root, archive = str(tmp_path / 'a'), str(tmp_path / 'runs.tar.gz')
+    runs = protocol.plan(configs, 'shapeworld', root, datasets=['Synonyms'], shots=[3],
+                         seeds=[3])
+    for i, run in enumerate(runs):  # every run finished, but the last one is untested
+        write_test_result(run.work_dir, {'coco/bbox_mAP': 0.1 * i})
+        write_test_result(osp.join(run.work_dir, 'retention'), {'coco/bbox_mAP': 0.5})
+        open(osp.join(run.work_dir, 'dumped.py'), 'w').write(f"method = '{run.method}'\n")
+        open(osp.join(run.work_dir, 'iter_30.pth'), 'wb').write(b'weights')
+        if not run.zero_shot:
+            open(osp.join(run.work_dir, protocol.TRAINED), 'w').write('trained\n')
+    untested = runs[-1].work_dir  # its target test result is gone
+    os.rename(osp.join(untested, '20240101_120000'), osp.join(untested, 'moved'))
+    json.dump({'seconds': 42.0}, open(osp.join(root, lb.CLOCK), 'w'))
+    assert lb.archive_runs(runs, root, archive) == len(runs) - 1
+    names = tarfile.open(archive).getnames()
+    assert lb.CLOCK in names and not any(n.endswith('.pth') for n in names)
+    other = str(tmp_path / 'b')
+    kept = osp.join(other, osp.relpath(runs[0].work_dir, root), 'dumped.py')
+    os.makedirs(osp.dirname(kept))
+    open(kept, 'w').write('# mine\n')
+    assert lb.restore_runs(other, archive) == len(names) - 1
+    assert open(kept).read() == '# mine\n'
+    moved = protocol.plan(configs, 'shapeworld', other, datasets=['Synonyms'], shots=[3],
+                          seeds=[3])
+    assert [protocol.done(r) for r in moved] == [True] * (len(runs) - 1) + [False]
+    assert json.load(open(osp.join(other, lb.CLOCK)))['seconds'] == 42.0
+    # a crafted archive naming a path outside the work root writes nothing there
+    evil = str(tmp_path / 'evil.tar.gz')
+    with tarfile.open(evil, 'w:gz') as tar:
+        info = tarfile.TarInfo('../outside.txt')
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b'bad'))
+    with pytest.raises(tarfile.TarError):
+        lb.restore_runs(str(tmp_path / 'c'), evil)
+    assert not (tmp_path / 'outside.txt').exists()
