@@ -33,6 +33,14 @@ def test_config_is_set_up_for_tuning(path, tiny_env):
     assert cfg.optim_wrapper.constructor == 'TrainableOptimWrapperConstructor'
     assert {h['type'] for h in cfg.custom_hooks} >= {'FrozenSetHook', 'AdapterCheckpointHook'}
     assert 'mmdet_sdpt' in cfg.custom_imports['imports']
+    # the learning rate is set for the batch a one-process config trains with (mmdet's GLIP
+    # bases say 16, for 8 GPUs x 2), and an iteration-based run logs its metrics by
+    # iteration (else every validation lands at step 0 in TensorBoard)
+    if osp.basename(path).startswith(('tiny', 'demo')):
+        assert cfg.auto_scale_lr.base_batch_size == cfg.train_dataloader.batch_size
+    if cfg.train_cfg.type == 'IterBasedTrainLoop':
+        assert cfg.default_hooks.logger.log_metric_by_epoch is False
+        assert cfg.log_processor.by_epoch is False
 
 
 # total parameters at full size, random weights, BERT-base config (benchmarks/param_count.py),

@@ -43,5 +43,5 @@ demo_val_dataloader = dict(
 demo_evaluator = dict(type='CocoMetric', metric='bbox')
 
 demo_train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=300)
-demo_default_hooks = dict(logger=dict(interval=50),
+demo_default_hooks = dict(logger=dict(interval=50, log_metric_by_epoch=False),
                           checkpoint=dict(by_epoch=False, interval=300, max_keep_ckpts=1))

@@ -21,6 +21,8 @@ model = dict(base_checkpoint=base_checkpoint,
 train_pipeline = _base_.demo_train_pipeline
 test_pipeline = _base_.demo_test_pipeline
 train_dataloader = dict(_delete_=True, **_base_.demo_train_dataloader)
+# the learning rates are set for this batch, one process (mmdet's GLIP bases say 16)
+auto_scale_lr = dict(enable=False, base_batch_size=_base_.demo_train_dataloader['batch_size'])
 val_dataloader = dict(_delete_=True, **_base_.demo_val_dataloader)
 test_dataloader = val_dataloader
 val_evaluator = dict(_delete_=True, **_base_.demo_evaluator)

@@ -56,7 +56,7 @@ sw_test_evaluator = dict(type='ODinWCocoMetric', split='test', **sw_odinw)
 sw_iters = {0: 100, 1: 30, 3: 30, 5: 40, 10: 40}.get(odinw_shot, 40)
 sw_train_cfg = dict(type='IterBasedTrainLoop', max_iters=sw_iters, val_interval=sw_iters // 2)
 sw_default_hooks = dict(
-    logger=dict(interval=10),
+    logger=dict(interval=10, log_metric_by_epoch=False),
     checkpoint=dict(by_epoch=False, interval=sw_iters // 2, max_keep_ckpts=1,
                     save_best='coco/bbox_mAP', rule='greater'))
 

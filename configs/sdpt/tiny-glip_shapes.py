@@ -33,7 +33,8 @@ test_evaluator = val_evaluator
 
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=20, val_interval=20)
 param_scheduler = []
-default_hooks = dict(logger=dict(interval=5),
+default_hooks = dict(logger=dict(interval=5, log_metric_by_epoch=False),
                      checkpoint=dict(by_epoch=False, interval=20, max_keep_ckpts=2))
 log_processor = dict(by_epoch=False)
+auto_scale_lr = dict(enable=False, base_batch_size=2)  # the LR's batch, one process
 optim_wrapper = dict(optimizer=dict(lr=5e-2))

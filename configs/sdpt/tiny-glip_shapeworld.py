@@ -18,6 +18,8 @@ work_dir = ('./work_dirs/shapeworld/tiny-glip/sdpt/{{$ODINW_DATASET:Synonyms}}/'
             'shot{{$ODINW_SHOT:3}}_seed{{$ODINW_SEED:3}}')
 
 train_dataloader = dict(_delete_=True, **_base_.sw_train_dataloader)
+# the learning rates are set for this batch, one process (mmdet's GLIP bases say 16)
+auto_scale_lr = dict(enable=False, base_batch_size=_base_.sw_train_dataloader['batch_size'])
 val_dataloader = dict(_delete_=True, **_base_.sw_val_dataloader)
 test_dataloader = dict(_delete_=True, **_base_.sw_test_dataloader)
 val_evaluator = dict(_delete_=True, **_base_.sw_val_evaluator)

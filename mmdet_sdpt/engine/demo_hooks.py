@@ -29,7 +29,8 @@ def evaluate_without_hooks(runner) -> dict:
 class ZeroShotComparisonHook(Hook):
     """Evaluate the base detector (tuner disabled) before training, and print it beside
     the tuned detector's last evaluation when training ends. The zero-shot evaluation
-    calls no hooks: it never becomes a ``save_best`` checkpoint or a logged validation.
+    calls no hooks: it never becomes a ``save_best`` checkpoint or a logged validation; its
+    metrics go to the visualizer's backends as ``zero-shot/<metric>`` at step 0.
 
     Args:
         metrics (tuple[str]): metric keys to compare.
@@ -48,6 +49,10 @@ class ZeroShotComparisonHook(Hook):
         model = unwrap(runner.model)
         with get_tuner(model).disabled(model):
             self.zero_shot = evaluate_without_hooks(runner)
+        # to the vis backends (TensorBoard, ...) under a tag of its own, at step 0
+        runner.visualizer.add_scalars(
+            {f'zero-shot/{k}': v for k, v in self.zero_shot.items()
+             if isinstance(v, (int, float))}, step=0)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         if self.zero_shot is not None:

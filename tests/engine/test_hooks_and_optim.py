@@ -84,3 +84,13 @@ def test_zero_shot_comparison_never_becomes_the_best_checkpoint(tiny_cfg, base_c
     best = [f for f in os.listdir(tmp_path) if f.startswith('best_')]
     assert best == ['best_coco_bbox_mAP_iter_2.pth']
     assert runner.message_hub.get_info('best_score') is not None
+    # in the vis backends (TensorBoard's tags): the base under its own tag at step 0, the
+    # tuned validation at its iteration (log_metric_by_epoch=False), never at step 0
+    import json
+    scalars = [json.loads(line) for line in open(
+        os.path.join(runner.log_dir, 'vis_data', 'scalars.json'))]
+    zero = [s for s in scalars if 'zero-shot/coco/bbox_mAP' in s]
+    tuned = [s for s in scalars if 'coco/bbox_mAP' in s]
+    assert [s['step'] for s in zero] == [0]
+    assert zero[0]['zero-shot/coco/bbox_mAP'] == hook.zero_shot['coco/bbox_mAP']
+    assert [s['step'] for s in tuned] == [2]
