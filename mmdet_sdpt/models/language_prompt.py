@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
+from .selection import switched_off
 
 ATTACH = 'language_model'
 NAME = 'prompt_v2'
@@ -43,7 +44,7 @@ class TokenOffset(nn.Module):
 
     def hook(self, language_model: nn.Module, args, output: dict) -> dict:
         """forward hook: a new dict (the frozen model's is left as it was)."""
-        if not self.enabled:
+        if switched_off(self):
             return None
         output = dict(output)
         output['embedded'] = self.add(output['embedded'])

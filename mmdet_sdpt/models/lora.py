@@ -23,6 +23,7 @@ from transformers.models.bert.modeling_bert import BertSelfAttention
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
+from .selection import switched_off
 
 NAME = 'lora'  # the adapter's attribute on each adapted Linear
 TARGETS = {
@@ -53,7 +54,7 @@ class LoRAAdapter(nn.Module):
 
     def hook(self, linear: nn.Linear, args: tuple, output: Tensor) -> Tensor:
         """forward hook of the adapted Linear: its output plus the low-rank update."""
-        if not self.enabled:
+        if switched_off(self):
             return None
         x = self.dropout(args[0].to(self.lora_A.weight.dtype))
         return output + (self.lora_B(self.lora_A(x)) * self.scaling).to(output.dtype)

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
 from .prototype_guard import await_prototype_init
+from .selection import chosen, switched_off
 
 MASK_VARIANTS = ('paper', 'reference')
 INITS = ('uniform', 'normal', 'xavier', 'zeros', 'prototype')
@@ -73,10 +74,15 @@ class UnifiedPrototypeTokens(nn.Module):
     def init_tokens(self, embed_dim: int, init: str) -> None:
         self.tokens = nn.Parameter(_initialised(torch.empty(self.num_tokens, embed_dim), init))
 
+    # tensors a served model keeps one row per adapter of (mmdet_sdpt.serving)
+    bank_names = ('tokens', )
+
     def prompts_for(self, attn: BiMultiHeadAttention):
-        """(X_v or None, X_l or None) in fp32, for the streams this module prompts."""
-        x_v = self.project(attn.v_proj, 'v_proj') if 'image' in self.streams else None
-        x_l = self.project(attn.l_proj, 'l_proj') if 'text' in self.streams else None
+        """(X_v or None, X_l or None) in fp32, for the streams this module prompts: (K, dim),
+        or (B, K, dim) when a served model chose an adapter per image."""
+        tokens = chosen(self, 'tokens')
+        x_v = self.project(attn.v_proj, 'v_proj', tokens) if 'image' in self.streams else None
+        x_l = self.project(attn.l_proj, 'l_proj', tokens) if 'text' in self.streams else None
         return x_v, x_l
 
     def project(self, linear: nn.Linear, slot: str, tokens: Optional[Tensor] = None) -> Tensor:
@@ -97,7 +103,7 @@ class UnifiedPrototypeTokens(nn.Module):
     # -- hooks on the attention module -------------------------------------------------
     def insert(self, attn: BiMultiHeadAttention, args: tuple, kwargs: dict):
         """forward pre-hook: append the prompts to both streams and extend the masks."""
-        if not self.enabled:
+        if switched_off(self):
             return None
         vision, lang, mask_v, mask_l = _unpack(args, kwargs)
         bsz, k = vision.size(0), self.num_tokens
@@ -116,7 +122,7 @@ class UnifiedPrototypeTokens(nn.Module):
 
     def strip(self, attn: BiMultiHeadAttention, args, kwargs, outputs):
         """forward hook: the K prompt rows never leave the attention."""
-        if not self.enabled:
+        if switched_off(self):
             return None
         out_v, out_l = outputs
         k = self.num_tokens
@@ -142,9 +148,17 @@ class IndependentDualPrompts(UnifiedPrototypeTokens):
             param = _initialised(torch.empty(self.num_tokens, self._dims[side]), init)
             self.register_parameter(f'{side}_tokens', nn.Parameter(param))
 
+    @property
+    def bank_names(self):
+        return tuple(f'{side}_tokens' for side in self.streams)
+
     def prompts_for(self, attn: BiMultiHeadAttention):
-        return (self.image_tokens.float() if 'image' in self.streams else None,
-                self.text_tokens.float() if 'text' in self.streams else None)
+        def side(name):
+            tokens = chosen(self, name)
+            return (getattr(self, name) if tokens is None else tokens).float()
+
+        return (side('image_tokens') if 'image' in self.streams else None,
+                side('text_tokens') if 'text' in self.streams else None)
 
 
 @torch.no_grad()

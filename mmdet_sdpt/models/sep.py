@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..registry import TUNERS
+from .selection import switched_off
 from .sdpt import (STREAMS, SDPT, UnifiedPrototypeTokens, _extend_mask, _unpack,
                    valid_tokens)
 
@@ -130,7 +131,7 @@ class SelfEnhancedPrompts(UnifiedPrototypeTokens):
 
     def insert(self, attn: BiMultiHeadAttention, args: tuple, kwargs: dict):
         """forward pre-hook: as SDPT's, with each sample's own self-enhanced prompts."""
-        if not self.enabled:
+        if switched_off(self):
             return None
         vision, lang, mask_v, mask_l = _unpack(args, kwargs)
         bsz, k = vision.size(0), self.num_tokens

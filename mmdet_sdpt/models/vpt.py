@@ -34,6 +34,7 @@ from torch.nn import functional as F
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
+from .selection import switched_off
 from .prototype_guard import await_prototype_init
 
 NAME = 'vpt'  # the prompt module's attribute on each prompted WindowMSA
@@ -74,7 +75,7 @@ class SwinPromptTokens(nn.Module):
         """forward hook of ``qkv``: keep q (scaled as WindowMSA scales it) and compute the
         prompts' keys and values with the same frozen ``norm1`` and ``qkv``."""
         self._stash = None
-        if not self.enabled:
+        if switched_off(self):
             return
         norm, w_msa = self._block
         heads, c = w_msa.num_heads, w_msa.embed_dims

@@ -217,8 +217,8 @@ def test_reference_mask_makes_text_side_prompts_inert(build_tiny, mask, inert):
         before = head_outputs(model, inputs, samples)
         for prompts in prompt_modules(model):  # move only the text-side prompts
             real = prompts.project
-            prompts.project = (lambda lin, slot, real=real: real(lin, slot) +
-                               (3.0 if slot == 'l_proj' else 0.0))
+            prompts.project = (lambda lin, slot, tokens=None, real=real:
+                               real(lin, slot, tokens) + (3.0 if slot == 'l_proj' else 0.0))
         after = head_outputs(model, inputs, samples)
     same = all(torch.equal(a, b) for a, b in zip(before, after))
     assert same == inert

@@ -1,0 +1,115 @@
+"""Many adapters on one frozen base: loaded once, chosen per call and per image.
+
+``AdapterBank(model)`` loads adapter checkpoints (adapter-only or full ones of
+``tools/train.py``) onto a built tuned detector, each checked against the model first
+(``check_adapter_checkpoint``: tuner, K, layers, base fingerprint, finite values). The base
+weights and the model's own tuner tensors are never written: each servable tuner module
+keeps a *bank* (``module.bank[name]``: one row per adapter) beside its tensors, and a
+forward inside ``bank.choice(names)`` gathers every image's rows (``models.selection``).
+
+Which tuners serve per image: those whose every tuned tensor belongs to a prompt module
+that declares its ``bank_names`` and reads them per image, i.e. SDPT (all layers or some,
+any mask variant) and its ablation without the inverse projection. The others are refused
+at ``AdapterBank(model)`` with the reason: linear probe, BitFit and full fine-tuning tune
+base tensors (switching them rewrites the base: serve their merged checkpoints as
+separate models); LoRA, VPT, language_prompt_v2, SEP and the coupled prompts (MaPLe, UPT,
+MuDPT) add tensors that could be banked but do not read per-image rows yet.
+"""
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+
+from .adapter import check_adapter_checkpoint, get_tuner, unwrap
+from .checkpoint import load_checkpoint_file
+from .models.selection import ZERO_SHOT, adapter_choice
+
+
+class NotServableError(TypeError):
+    """The model's tuner cannot switch adapters per call without touching the base."""
+
+
+def _banked_modules(model: nn.Module) -> Dict[str, nn.Module]:
+    """{path: module} of the tuner modules that declare (not inherit) their bank names."""
+    return {path: m for path, m in model.named_modules()
+            if getattr(m, 'is_tuner_module', False) and 'bank_names' in type(m).__dict__}
+
+
+class AdapterBank:
+    """The adapters served on one tuned detector (see the module's docstring).
+
+    Args:
+        model: a built tuned detector (``TunedDetector``) with its base loaded.
+        adapters: {name: checkpoint path or loaded checkpoint}, added in order.
+    """
+
+    def __init__(self, model: nn.Module, adapters: Optional[Dict[str, object]] = None):
+        self.model = unwrap(model)
+        tuner = get_tuner(self.model)
+        tuned = [n for n, p in self.model.named_parameters() if p.requires_grad]
+        base = [n for n in tuned if not tuner.owns(n)]
+        if base:
+            raise NotServableError(
+                f'{tuner.method} tunes base tensors (e.g. {base[:2]}): its adapters cannot be '
+                'switched without rewriting the base weights. Serve each tuned checkpoint as '
+                'a model of its own (tools/merge_adapter.py), or tune with SDPT.')
+        self.modules = _banked_modules(self.model)
+        self.slots = [(path, name) for path, m in self.modules.items() for name in m.bank_names]
+        covered = {f'{path}.{name}' for path, name in self.slots}
+        unserved = [n for n in tuned if n not in covered]
+        if unserved:
+            raise NotServableError(
+                f'{tuner.method}: per-call adapters are served for SDPT prompt modules only; '
+                f'{len(unserved)} tuned tensors (e.g. {unserved[:2]}) belong to modules that '
+                'do not read per-image rows. Load one adapter into the model instead '
+                '(mmdet_sdpt.load_adapter).')
+        self.names: List[str] = []
+        for module in self.modules.values():
+            module.bank = {}
+        for name, checkpoint in (adapters or {}).items():
+            self.add(name, checkpoint)
+
+    def add(self, name: str, checkpoint: Union[str, dict]) -> None:
+        """Check ``checkpoint`` against the model and add its tensors as row ``name``."""
+        if not name or name == ZERO_SHOT:
+            raise ValueError(f'an adapter needs a name other than {name!r}')
+        if name in self.names:
+            raise KeyError(f'adapter {name!r} is already loaded')
+        source = f'adapter {name!r} ({checkpoint})' if isinstance(
+            checkpoint, str) else f'adapter {name!r}'
+        if isinstance(checkpoint, str):
+            checkpoint = load_checkpoint_file(checkpoint, map_location='cpu')
+        check_adapter_checkpoint(self.model, checkpoint, source)  # raises on any mismatch
+        state = checkpoint.get('state_dict', checkpoint)
+        for path, slot in self.slots:
+            module = self.modules[path]
+            own = getattr(module, slot)
+            row = state[f'{path}.{slot}'].detach().to(own.device, own.dtype)[None]
+            stack = module.bank.get(slot)
+            module.bank[slot] = row if stack is None else torch.cat([stack, row])
+        self.names.append(name)
+
+    def rows(self, names: Sequence[str]) -> Tensor:
+        """Bank rows of adapter ``names`` (one per image)."""
+        unknown = sorted({n for n in names if n not in self.names})
+        if unknown:
+            raise KeyError(f'no adapter {unknown} is loaded; loaded: {self.names}')
+        return torch.tensor([self.names.index(n) for n in names], dtype=torch.long)
+
+    def choice(self, names: Union[None, str, Sequence[Optional[str]]], batch: int = 1):
+        """The context of a forward of ``batch`` images under ``names``: None (zero-shot),
+        one adapter name, or one name per image (all adapters, or all None)."""
+        if names is None or isinstance(names, str):
+            names = [names] * batch
+        names = list(names)
+        if all(n is None for n in names):
+            return adapter_choice(ZERO_SHOT)
+        if any(n is None for n in names):
+            raise ValueError('a batch mixes zero-shot and adapter images: run them as two '
+                             'batches (TunedInferencer groups them)')
+        return adapter_choice(self.rows(names))
+
+    def nbytes(self) -> int:
+        """Bytes the banks hold (every loaded adapter's tensors)."""
+        return sum(t.numel() * t.element_size() for m in self.modules.values()
+                   for t in m.bank.values())

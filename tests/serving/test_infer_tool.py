@@ -1,0 +1,46 @@
+"""tools/infer.py: many adapters of one base from the command line, mmdet's outputs."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import mmcv
+import numpy as np
+
+from tests.conftest import ROOT, TINY_CONFIG
+from tests.serving.test_inferencer import TEXT, _images, glip  # noqa: F401  (fixture)
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'infer.py'), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+
+
+def test_the_tool_writes_mmdets_outputs_per_adapter_and_the_comparison(glip, tmp_path):
+    from mmdet_sdpt.inferencer import TunedInferencer
+    cfg, paths = glip
+    images = []
+    for i, img in enumerate(_images(2, seed=5)):
+        images.append(str(tmp_path / f'img{i}.png'))
+        mmcv.imwrite(img, images[-1])
+    out = tmp_path / 'out'
+    res = _run(*images, '--config', TINY_CONFIG, '--adapter', f'a={paths["a"]}',
+               f'b={paths["b"]}', '--use', 'a', 'b', '--texts', TEXT, '--out-dir', str(out),
+               '--compare', '--cfg-options', f'model.base_checkpoint={cfg.model.base_checkpoint}')
+    assert res.returncode == 0, res.stderr[-2000:]
+    infer = TunedInferencer(cfg, adapters=paths, device='cpu')
+    for image, name in zip(images, ('a', 'b')):
+        stem = osp.splitext(osp.basename(image))[0]
+        pred = json.load(open(out / 'preds' / f'{stem}.json'))
+        want = infer([image], texts=TEXT, adapter=name)['predictions'][0]
+        assert pred['labels'] == want['labels']
+        assert np.allclose(pred['scores'], want['scores'], atol=1e-4)
+        assert mmcv.imread(str(out / 'vis' / f'{stem}.png')).shape[:2] == (128, 128)
+        compare = mmcv.imread(str(out / 'compare' / f'{stem}.png'))
+        assert compare.shape[1] == 3 * 128 + 2 * 8  # zero-shot | a | b
+    bad = _run(images[0], '--config', TINY_CONFIG, '--adapter', f'a={paths["a"]}',
+               '--use', 'c', '--texts', TEXT, '--out-dir', str(out))
+    assert bad.returncode != 0 and "--use names ['c'], not loaded" in bad.stderr
+    bad = _run(images[0], '--config', TINY_CONFIG, '--adapter', 'a=missing.pth',
+               '--texts', TEXT)
+    assert bad.returncode != 0 and "adapter 'a': no checkpoint missing.pth" in bad.stderr

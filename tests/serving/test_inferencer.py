@@ -1,0 +1,154 @@
+"""Many adapters on one base (``TunedInferencer``, ``AdapterBank``): each adapter checked
+at load, chosen per call or per image without touching the base, a mixed batch equal to
+each image alone with its adapter (GLIP and Grounding DINO), zero-shot equal to the base."""
+import copy
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from mmdet_sdpt.adapter import AdapterMismatchError
+from tests.engine.test_load_checks import _adapter
+
+TEXT = 'circle . square . triangle'
+
+
+def _images(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 255, size=(128, 128, 3), dtype=np.uint8) for _ in range(n)]
+
+
+@pytest.fixture(scope='module')
+def glip(tiny_cfg, base_checkpoint, build_tiny, tmp_path_factory):
+    """The tiny GLIP's config on its base and two adapters trained apart (seeds 1, 2)."""
+    root = tmp_path_factory.mktemp('adapters')
+    cfg = copy.deepcopy(tiny_cfg)
+    cfg.model.base_checkpoint = base_checkpoint
+    paths = {name: _adapter(build_tiny(seed=seed, base_checkpoint=base_checkpoint),
+                            root / f'{name}.pth', scale=0.5)
+             for name, seed in (('a', 1), ('b', 2))}
+    return cfg, paths
+
+
+@pytest.fixture(scope='module')
+def gdino(tiny_gdino_cfg, build_tiny_gdino, tmp_path_factory):
+    root = tmp_path_factory.mktemp('gdino')
+    base = build_tiny_gdino(seed=0)
+    path = str(root / 'base.pth')
+    torch.save({'state_dict': {k: v for k, v in base.state_dict().items()
+                               if not base.tuner.owns(k)}, 'meta': {}}, path)
+    cfg = copy.deepcopy(tiny_gdino_cfg)
+    cfg.model.base_checkpoint = path
+    paths = {name: _adapter(build_tiny_gdino(seed=seed, base_checkpoint=path),
+                            root / f'{name}.pth', scale=0.5)
+             for name, seed in (('a', 1), ('b', 2))}
+    return cfg, paths
+
+
+def _preds(out):
+    return [(np.asarray(p['bboxes']), np.asarray(p['scores']), np.asarray(p['labels']))
+            for p in out['predictions']]
+
+
+def _same(x, y, atol=1e-4):
+    for (bx, sx, lx), (by, sy, ly) in zip(x, y):
+        assert np.array_equal(lx, ly)
+        assert np.allclose(sx, sy, atol=atol) and np.allclose(bx, by, atol=1e-2)
+
+
+@pytest.mark.parametrize('setting', ['glip', 'gdino'])
+def test_a_mixed_batch_equals_each_image_alone_with_its_adapter(setting, request):
+    from mmdet.apis import DetInferencer
+
+    from mmdet_sdpt.inferencer import TunedInferencer
+    cfg, paths = request.getfixturevalue(setting)
+    infer = TunedInferencer(copy.deepcopy(cfg), adapters=paths, device='cpu')
+    base = {k: v.clone() for k, v in infer.model.state_dict().items()}
+    images, names = _images(4), ['a', 'b', None, 'a']
+    mixed = _preds(infer(images, texts=TEXT, adapter=names, batch_size=4))
+    alone = [_preds(infer([img], texts=TEXT, adapter=name))[0]
+             for img, name in zip(images, names)]
+    _same(mixed, alone)
+    # each adapter as mmdet serves it: loaded into a model of its own
+    for name in ('a', 'b'):
+        stock = DetInferencer(model=copy.deepcopy(cfg), weights=paths[name], device='cpu',
+                              show_progress=False)
+        _same(_preds(infer(images[:2], texts=TEXT, adapter=name, batch_size=2)),
+              _preds(stock(images[:2], texts=TEXT, custom_entities=True, batch_size=2)))
+    zero_cfg = copy.deepcopy(cfg)
+    zero_cfg.model.zero_shot = True
+    zero = DetInferencer(model=zero_cfg, device='cpu', show_progress=False)
+    _same([mixed[2]], _preds(zero([images[2]], texts=TEXT, custom_entities=True)))
+    # the adapters act, each its own way: the first fusion attention's output differs
+    # between a, b and the base on the same image
+    from mmdet_sdpt.models.sdpt import fusion_attentions
+    attn = infer.model.get_submodule(fusion_attentions(infer.model)[0])
+    seen = []
+    handle = attn.register_forward_hook(lambda m, a, out: seen.append(out[0].detach()))
+    for name in ('a', 'b', None):
+        infer([images[0]], texts=TEXT, adapter=name)
+    handle.remove()
+    assert len(seen) == 3
+    assert not torch.allclose(seen[0], seen[1]) and not torch.allclose(seen[0], seen[2])
+    # nothing of the model was written
+    for k, v in infer.model.state_dict().items():
+        assert torch.equal(v, base[k]), k
+
+
+def test_adapters_are_checked_when_loaded_and_names_when_chosen(glip, tiny_cfg, build_tiny,
+                                                                 base_checkpoint, tmp_path):
+    from mmdet_sdpt.inferencer import TunedInferencer
+    cfg, paths = glip
+    other = copy.deepcopy(cfg)
+    other.model.tuner.num_tokens = 6
+    with pytest.raises(AdapterMismatchError, match=r"adapter 'a'.*num_tokens=4 \(checkpoint\)"):
+        TunedInferencer(other, adapters={'a': paths['a']}, device='cpu')
+    infer = TunedInferencer(copy.deepcopy(cfg), adapters={'a': paths['a']}, device='cpu')
+    with pytest.raises(KeyError, match=r"no adapter \['c'\] is loaded; loaded: \['a'\]"):
+        infer(_images(1), texts=TEXT, adapter='c')
+    with pytest.raises(ValueError, match='2 images, 3 adapter names'):
+        infer(_images(2), texts=TEXT, adapter=['a', 'a', 'a'])
+    with pytest.raises(KeyError, match='already loaded'):
+        infer.add_adapter('a', paths['b'])
+    infer.add_adapter('b', paths['b'])
+    assert infer.adapters == ['a', 'b']
+
+
+def test_tuners_that_rewrite_the_base_are_refused(tiny_cfg, base_checkpoint):
+    from mmdet_sdpt.serving import NotServableError
+    from mmdet_sdpt.inferencer import TunedInferencer
+    cfg = copy.deepcopy(tiny_cfg)
+    cfg.model.base_checkpoint = base_checkpoint
+    cfg.model.tuner = dict(type='LinearProbe')
+    with pytest.raises(NotServableError, match='tunes base tensors'):
+        TunedInferencer(cfg, device='cpu')
+    cfg.model.tuner = dict(type='LoRA')
+    with pytest.raises(NotServableError, match='SDPT prompt modules only'):
+        TunedInferencer(cfg, device='cpu')
+
+
+def test_threads_choose_their_adapters_independently(glip):
+    from mmdet_sdpt.inferencer import TunedInferencer
+    cfg, paths = glip
+    infer = TunedInferencer(copy.deepcopy(cfg), adapters=paths, device='cpu')
+    image = _images(1, seed=3)
+    expected = {n: _preds(infer(image, texts=TEXT, adapter=n)) for n in ('a', 'b', None)}
+    got, errors = {}, []
+
+    def serve(name):
+        try:
+            for _ in range(3):
+                got.setdefault(name, []).append(_preds(infer(image, texts=TEXT, adapter=name)))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=serve, args=(n, )) for n in ('a', 'b', None)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for name, outs in got.items():
+        for out in outs:
+            _same(out, expected[name])
