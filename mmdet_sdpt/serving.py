@@ -7,13 +7,14 @@ weights and the model's own tuner tensors are never written: each servable tuner
 keeps a *bank* (``module.bank[name]``: one row per adapter) beside its tensors, and a
 forward inside ``bank.choice(names)`` gathers every image's rows (``models.selection``).
 
-Which tuners serve per image: those whose every tuned tensor belongs to a prompt module
+Which tuners serve per image: those whose every tuned tensor belongs to a tuner module
 that declares its ``bank_names`` and reads them per image, i.e. SDPT (all layers or some,
-any mask variant) and its ablation without the inverse projection. The others are refused
-at ``AdapterBank(model)`` with the reason: linear probe, BitFit and full fine-tuning tune
-base tensors (switching them rewrites the base: serve their merged checkpoints as
-separate models); LoRA, VPT, language_prompt_v2, SEP and the coupled prompts (MaPLe, UPT,
-MuDPT) add tensors that could be banked but do not read per-image rows yet.
+any mask variant), its ablation without the inverse projection, and language_prompt_v2
+(GLIP's per-position text offset). The others are refused at ``AdapterBank(model)`` with
+the reason: linear probe, BitFit and full fine-tuning tune base tensors (switching them
+rewrites the base: serve their merged checkpoints as separate models); LoRA, VPT, SEP and
+the coupled prompts (MaPLe, UPT, MuDPT) add tensors that could be banked but do not read
+per-image rows yet.
 """
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -59,7 +60,8 @@ class AdapterBank:
         unserved = [n for n in tuned if n not in covered]
         if unserved:
             raise NotServableError(
-                f'{tuner.method}: per-call adapters are served for SDPT prompt modules only; '
+                f'{tuner.method}: per-call adapters are served for SDPT and language_prompt_v2 '
+                'only; '
                 f'{len(unserved)} tuned tensors (e.g. {unserved[:2]}) belong to modules that '
                 'do not read per-image rows. Load one adapter into the model instead '
                 '(mmdet_sdpt.load_adapter).')

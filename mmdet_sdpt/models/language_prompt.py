@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
-from .selection import switched_off
+from .selection import chosen, switched_off
 
 ATTACH = 'language_model'
 NAME = 'prompt_v2'
@@ -34,13 +34,18 @@ class TokenOffset(nn.Module):
         self.offset = nn.Parameter(torch.zeros(max_tokens, lang_dim))
         self.enabled = True  # False: the text features are the base's
 
+    bank_names = ('offset', )  # served per image (mmdet_sdpt.serving)
+
     def add(self, features: Tensor) -> Tensor:
-        """``features`` (B, N, lang_dim) plus the offset of positions 0..N-1."""
+        """``features`` (B, N, lang_dim) plus the offset of positions 0..N-1 (each image's
+        own offset when a served model chose an adapter per image)."""
         n = features.size(1)
         if n > self.offset.size(0):
             raise ValueError(f'{n} text tokens exceed the prompt offset\'s '
                              f'{self.offset.size(0)} positions (language_model.max_tokens)')
-        return features + self.offset[:n].to(features.dtype)
+        rows = chosen(self, 'offset')  # (B, max_tokens, lang_dim) or None
+        offset = self.offset[:n] if rows is None else rows[:, :n]
+        return features + offset.to(features.dtype)
 
     def hook(self, language_model: nn.Module, args, output: dict) -> dict:
         """forward hook: a new dict (the frozen model's is left as it was)."""

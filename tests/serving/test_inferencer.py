@@ -46,6 +46,20 @@ def gdino(tiny_gdino_cfg, build_tiny_gdino, tmp_path_factory):
     return cfg, paths
 
 
+@pytest.fixture(scope='module')
+def glip_language_prompt(tiny_cfg, base_checkpoint, tmp_path_factory):
+    """The tiny GLIP with language_prompt_v2 (a text-side offset) and two adapters."""
+    from tests.conftest import _builder
+    root = tmp_path_factory.mktemp('lp')
+    cfg = copy.deepcopy(tiny_cfg)
+    cfg.model.base_checkpoint = base_checkpoint
+    cfg.model.tuner = dict(type='LanguagePromptV2')
+    build = _builder(cfg.model)
+    paths = {name: _adapter(build(seed=seed), root / f'{name}.pth', scale=0.5)
+             for name, seed in (('a', 1), ('b', 2))}
+    return cfg, paths
+
+
 def _preds(out):
     return [(np.asarray(p['bboxes']), np.asarray(p['scores']), np.asarray(p['labels']))
             for p in out['predictions']]
@@ -57,7 +71,7 @@ def _same(x, y, atol=1e-4):
         assert np.allclose(sx, sy, atol=atol) and np.allclose(bx, by, atol=1e-2)
 
 
-@pytest.mark.parametrize('setting', ['glip', 'gdino'])
+@pytest.mark.parametrize('setting', ['glip', 'gdino', 'glip_language_prompt'])
 def test_a_mixed_batch_equals_each_image_alone_with_its_adapter(setting, request):
     from mmdet.apis import DetInferencer
 
@@ -83,7 +97,7 @@ def test_a_mixed_batch_equals_each_image_alone_with_its_adapter(setting, request
     # the adapters act, each its own way: the first fusion attention's output differs
     # between a, b and the base on the same image
     from mmdet_sdpt.models.sdpt import fusion_attentions
-    attn = infer.model.get_submodule(fusion_attentions(infer.model)[0])
+    attn = infer.model.get_submodule(fusion_attentions(infer.model)[-1])
     seen = []
     handle = attn.register_forward_hook(lambda m, a, out: seen.append(out[0].detach()))
     for name in ('a', 'b', None):
@@ -124,7 +138,7 @@ def test_tuners_that_rewrite_the_base_are_refused(tiny_cfg, base_checkpoint):
     with pytest.raises(NotServableError, match='tunes base tensors'):
         TunedInferencer(cfg, device='cpu')
     cfg.model.tuner = dict(type='LoRA')
-    with pytest.raises(NotServableError, match='SDPT prompt modules only'):
+    with pytest.raises(NotServableError, match='SDPT and language_prompt_v2 only'):
         TunedInferencer(cfg, device='cpu')
 
 
