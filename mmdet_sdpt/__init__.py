@@ -5,7 +5,7 @@ Importing the package registers everything into mmdet's registries.
 """
 from . import compat  # noqa: F401  (before anything imports lvis)
 from . import checkpoint  # noqa: F401  (every local .pth load: tensors and plain data only)
-from . import datasets, engine, models  # noqa: F401
+from . import datasets, engine, models, visualization  # noqa: F401
 from .adapter import load_adapter
 
 __version__ = '0.1.0'

@@ -7,15 +7,22 @@ weights and the model's own tuner tensors are never written: each servable tuner
 keeps a *bank* (``module.bank[name]``: one row per adapter) beside its tensors, and a
 forward inside ``bank.choice(names)`` gathers every image's rows (``models.selection``).
 
-Which tuners serve per image: those whose every tuned tensor belongs to a tuner module
-that declares its ``bank_names`` and reads them per image, i.e. SDPT (all layers or some,
-any mask variant), its ablation without the inverse projection, and language_prompt_v2
-(GLIP's per-position text offset). The others are refused at ``AdapterBank(model)`` with
-the reason: linear probe, BitFit and full fine-tuning tune base tensors (switching them
-rewrites the base: serve their merged checkpoints as separate models); LoRA, VPT, SEP and
-the coupled prompts (MaPLe, UPT, MuDPT) add tensors that could be banked but do not read
-per-image rows yet.
+What a bank holds:
+
+- prompt modules whose prompts depend on their own tensors only (SDPT on any layers and
+  either mask, its ablation without the inverse projection, MaPLe, UPT, MuDPT, PRE): the
+  prompts each adapter appends to the image and text streams, computed once when the
+  adapter loads (a copy of the module with the adapter's tensors), so a served forward
+  gathers them and computes no projection;
+- language_prompt_v2's text offset: the adapter's offset itself.
+
+Refused at ``AdapterBank(model)``, with the reason: linear probe, BitFit and full
+fine-tuning tune base tensors (switching them rewrites the base: serve their merged
+checkpoints as separate models); SEP's prompts depend on the image (computed in the forward
+from each adapter's tensors: not banked yet); LoRA and VPT change the base's own layers from
+inside (per-image weights: not banked yet).
 """
+import copy
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -23,6 +30,7 @@ from torch import Tensor, nn
 
 from .adapter import check_adapter_checkpoint, get_tuner, unwrap
 from .checkpoint import load_checkpoint_file
+from .models.sdpt import STREAMS, UnifiedPrototypeTokens
 from .models.selection import ZERO_SHOT, adapter_choice
 
 
@@ -30,10 +38,25 @@ class NotServableError(TypeError):
     """The model's tuner cannot switch adapters per call without touching the base."""
 
 
-def _banked_modules(model: nn.Module) -> Dict[str, nn.Module]:
-    """{path: module} of the tuner modules that declare (not inherit) their bank names."""
+def _served_modules(model: nn.Module) -> Dict[str, nn.Module]:
+    """{path: module} of the tuner modules a bank serves: prompt modules whose prompts
+    depend on their own tensors only, and modules that name their ``bank_names``."""
     return {path: m for path, m in model.named_modules()
-            if getattr(m, 'is_tuner_module', False) and 'bank_names' in type(m).__dict__}
+            if getattr(m, 'is_tuner_module', False) and (
+                (isinstance(m, UnifiedPrototypeTokens) and m.serves_prompts)
+                or 'bank_names' in type(m).__dict__)}
+
+
+def _prompts_of(module: UnifiedPrototypeTokens, attn: nn.Module, state: dict,
+                prefix: str) -> Dict[str, Tensor]:
+    """{stream: (K, dim)} prompts ``module`` appends with the adapter tensors of ``state``
+    (a copy of the module computes them: the model's own module is not touched)."""
+    twin = copy.deepcopy(module)
+    own = {k: v for k, v in state.items() if k.startswith(prefix)}
+    twin.load_state_dict({k[len(prefix):]: v for k, v in own.items()})
+    with torch.no_grad():
+        x_v, x_l = twin.prompts_for(attn)
+    return {side: x for side, x in zip(STREAMS, (x_v, x_l)) if x is not None}
 
 
 class AdapterBank:
@@ -54,17 +77,16 @@ class AdapterBank:
                 f'{tuner.method} tunes base tensors (e.g. {base[:2]}): its adapters cannot be '
                 'switched without rewriting the base weights. Serve each tuned checkpoint as '
                 'a model of its own (tools/merge_adapter.py), or tune with SDPT.')
-        self.modules = _banked_modules(self.model)
-        self.slots = [(path, name) for path, m in self.modules.items() for name in m.bank_names]
-        covered = {f'{path}.{name}' for path, name in self.slots}
-        unserved = [n for n in tuned if n not in covered]
+        self.modules = _served_modules(self.model)
+        prefixes = tuple(f'{path}.' for path in self.modules)
+        unserved = [n for n in tuned if not n.startswith(prefixes)]
         if unserved:
             raise NotServableError(
-                f'{tuner.method}: per-call adapters are served for SDPT and language_prompt_v2 '
-                'only; '
-                f'{len(unserved)} tuned tensors (e.g. {unserved[:2]}) belong to modules that '
-                'do not read per-image rows. Load one adapter into the model instead '
-                '(mmdet_sdpt.load_adapter).')
+                f'{tuner.method}: adapters chosen per call are served for SDPT (and its '
+                'variants, MaPLe, UPT, MuDPT, PRE) and language_prompt_v2; '
+                f'{len(unserved)} tuned tensors (e.g. {unserved[:2]}) belong to modules whose '
+                'effect is not kept per adapter (SEP, LoRA, VPT). Load one adapter into the '
+                'model instead (mmdet_sdpt.load_adapter).')
         self.names: List[str] = []
         for module in self.modules.values():
             module.bank = {}
@@ -83,12 +105,18 @@ class AdapterBank:
             checkpoint = load_checkpoint_file(checkpoint, map_location='cpu')
         check_adapter_checkpoint(self.model, checkpoint, source)  # raises on any mismatch
         state = checkpoint.get('state_dict', checkpoint)
-        for path, slot in self.slots:
-            module = self.modules[path]
-            own = getattr(module, slot)
-            row = state[f'{path}.{slot}'].detach().to(own.device, own.dtype)[None]
-            stack = module.bank.get(slot)
-            module.bank[slot] = row if stack is None else torch.cat([stack, row])
+        for path, module in self.modules.items():
+            if isinstance(module, UnifiedPrototypeTokens):
+                attn = self.model.get_submodule(path.rsplit('.', 1)[0])
+                rows = _prompts_of(module, attn, state, f'{path}.')
+            else:
+                rows = {n: state[f'{path}.{n}'] for n in module.bank_names}
+            for slot, row in rows.items():
+                own = next(module.parameters())
+                row = row.detach().to(own.device, torch.float32 if isinstance(
+                    module, UnifiedPrototypeTokens) else own.dtype)[None]
+                stack = module.bank.get(slot)
+                module.bank[slot] = row if stack is None else torch.cat([stack, row])
         self.names.append(name)
 
     def rows(self, names: Sequence[str]) -> Tensor:

@@ -33,6 +33,7 @@ def test_config_is_set_up_for_tuning(path, tiny_env):
     assert cfg.optim_wrapper.constructor == 'TrainableOptimWrapperConstructor'
     assert {h['type'] for h in cfg.custom_hooks} >= {'FrozenSetHook', 'AdapterCheckpointHook'}
     assert 'mmdet_sdpt' in cfg.custom_imports['imports']
+    assert cfg.visualizer.type == 'PromptVisualizer'  # boxes named by the sample's prompt
     # the learning rate is set for the batch a one-process config trains with (mmdet's GLIP
     # bases say 16, for 8 GPUs x 2), and an iteration-based run logs its metrics by
     # iteration (else every validation lands at step 0 in TensorBoard)

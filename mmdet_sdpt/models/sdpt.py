@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
 from .prototype_guard import await_prototype_init
-from .selection import chosen, switched_off
+from .selection import chosen, choosing_rows, switched_off
 
 MASK_VARIANTS = ('paper', 'reference')
 INITS = ('uniform', 'normal', 'xavier', 'zeros', 'prototype')
@@ -74,16 +74,24 @@ class UnifiedPrototypeTokens(nn.Module):
     def init_tokens(self, embed_dim: int, init: str) -> None:
         self.tokens = nn.Parameter(_initialised(torch.empty(self.num_tokens, embed_dim), init))
 
-    # tensors a served model keeps one row per adapter of (mmdet_sdpt.serving)
-    bank_names = ('tokens', )
+    # A served model (mmdet_sdpt.serving) keeps, per adapter, the prompts this module
+    # appends (they depend on its own tensors only): banks 'image' / 'text' of (K, dim) rows
+    serves_prompts = True
 
     def prompts_for(self, attn: BiMultiHeadAttention):
-        """(X_v or None, X_l or None) in fp32, for the streams this module prompts: (K, dim),
-        or (B, K, dim) when a served model chose an adapter per image."""
-        tokens = chosen(self, 'tokens')
-        x_v = self.project(attn.v_proj, 'v_proj', tokens) if 'image' in self.streams else None
-        x_l = self.project(attn.l_proj, 'l_proj', tokens) if 'text' in self.streams else None
+        """(X_v or None, X_l or None), (K, dim) in fp32, for the streams this module
+        prompts."""
+        x_v = self.project(attn.v_proj, 'v_proj') if 'image' in self.streams else None
+        x_l = self.project(attn.l_proj, 'l_proj') if 'text' in self.streams else None
         return x_v, x_l
+
+    def current_prompts(self, attn: BiMultiHeadAttention):
+        """This forward's prompts: each image's (B, K, dim) rows of its adapter when a
+        served model chose adapters per image, else :meth:`prompts_for`."""
+        if not choosing_rows():
+            return self.prompts_for(attn)
+        return tuple(chosen(self, side) if side in self.streams else None
+                     for side in STREAMS)
 
     def project(self, linear: nn.Linear, slot: str, tokens: Optional[Tensor] = None) -> Tensor:
         """``(P - b) pinv(W^T)``: the tokens (default: this module's K x D; any (..., D)
@@ -107,7 +115,7 @@ class UnifiedPrototypeTokens(nn.Module):
             return None
         vision, lang, mask_v, mask_l = _unpack(args, kwargs)
         bsz, k = vision.size(0), self.num_tokens
-        x_v, x_l = self.prompts_for(attn)  # (K, v_dim), (K, l_dim)
+        x_v, x_l = self.current_prompts(attn)  # (K or B x K, v_dim), (K or B x K, l_dim)
         if x_v is not None:
             vision = torch.cat([vision, x_v.to(vision.dtype).expand(bsz, k, -1)], dim=1)
             if mask_v is not None:  # Grounding DINO's padding mask: prompts are not padding
@@ -148,17 +156,9 @@ class IndependentDualPrompts(UnifiedPrototypeTokens):
             param = _initialised(torch.empty(self.num_tokens, self._dims[side]), init)
             self.register_parameter(f'{side}_tokens', nn.Parameter(param))
 
-    @property
-    def bank_names(self):
-        return tuple(f'{side}_tokens' for side in self.streams)
-
     def prompts_for(self, attn: BiMultiHeadAttention):
-        def side(name):
-            tokens = chosen(self, name)
-            return (getattr(self, name) if tokens is None else tokens).float()
-
-        return (side('image_tokens') if 'image' in self.streams else None,
-                side('text_tokens') if 'text' in self.streams else None)
+        return (self.image_tokens.float() if 'image' in self.streams else None,
+                self.text_tokens.float() if 'text' in self.streams else None)
 
 
 @torch.no_grad()

@@ -45,6 +45,11 @@ def switched_off(module) -> bool:
     return not module.enabled or (isinstance(choice, str) and choice == ZERO_SHOT)
 
 
+def choosing_rows() -> bool:
+    """Whether this forward runs under a per-image choice of bank rows."""
+    return isinstance(_CHOICE.get(), Tensor)
+
+
 def chosen(module, name: str) -> Optional[Tensor]:
     """The per-image values (B, *shape) of the module's tensor ``name`` under the current
     choice of bank rows, or None (the module's own tensor applies)."""

@@ -150,6 +150,8 @@ class SelfEnhancedPrompts(UnifiedPrototypeTokens):
                 mask_l = _extend_mask(mask_l, k, visible=self.mask == 'paper')
         return (vision, lang), dict(attention_mask_v=mask_v, attention_mask_l=mask_l)
 
+    serves_prompts = False  # its prompts depend on the sample: nothing to keep per adapter
+
     def prompts_for(self, attn: BiMultiHeadAttention):
         raise NotImplementedError('SEP prompts depend on the sample: see insert()')
 

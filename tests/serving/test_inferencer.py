@@ -46,18 +46,34 @@ def gdino(tiny_gdino_cfg, build_tiny_gdino, tmp_path_factory):
     return cfg, paths
 
 
-@pytest.fixture(scope='module')
-def glip_language_prompt(tiny_cfg, base_checkpoint, tmp_path_factory):
-    """The tiny GLIP with language_prompt_v2 (a text-side offset) and two adapters."""
+def _tuned_glip(tiny_cfg, base_checkpoint, root, tuner):
+    """The tiny GLIP with ``tuner`` on its base and two adapters trained apart."""
     from tests.conftest import _builder
-    root = tmp_path_factory.mktemp('lp')
     cfg = copy.deepcopy(tiny_cfg)
     cfg.model.base_checkpoint = base_checkpoint
-    cfg.model.tuner = dict(type='LanguagePromptV2')
+    cfg.model.tuner = tuner
     build = _builder(cfg.model)
     paths = {name: _adapter(build(seed=seed), root / f'{name}.pth', scale=0.5)
              for name, seed in (('a', 1), ('b', 2))}
     return cfg, paths
+
+
+@pytest.fixture(scope='module')
+def glip_language_prompt(tiny_cfg, base_checkpoint, tmp_path_factory):
+    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('lp'),
+                       dict(type='LanguagePromptV2'))
+
+
+@pytest.fixture(scope='module')
+def glip_mudpt(tiny_cfg, base_checkpoint, tmp_path_factory):
+    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('mudpt'),
+                       dict(type='MuDPT', num_tokens=4))
+
+
+@pytest.fixture(scope='module')
+def glip_maple(tiny_cfg, base_checkpoint, tmp_path_factory):
+    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('maple'),
+                       dict(type='MaPLe', num_tokens=4))
 
 
 def _preds(out):
@@ -71,7 +87,8 @@ def _same(x, y, atol=1e-4):
         assert np.allclose(sx, sy, atol=atol) and np.allclose(bx, by, atol=1e-2)
 
 
-@pytest.mark.parametrize('setting', ['glip', 'gdino', 'glip_language_prompt'])
+@pytest.mark.parametrize('setting', ['glip', 'gdino', 'glip_language_prompt', 'glip_mudpt',
+                                     'glip_maple'])
 def test_a_mixed_batch_equals_each_image_alone_with_its_adapter(setting, request):
     from mmdet.apis import DetInferencer
 
@@ -137,9 +154,10 @@ def test_tuners_that_rewrite_the_base_are_refused(tiny_cfg, base_checkpoint):
     cfg.model.tuner = dict(type='LinearProbe')
     with pytest.raises(NotServableError, match='tunes base tensors'):
         TunedInferencer(cfg, device='cpu')
-    cfg.model.tuner = dict(type='LoRA')
-    with pytest.raises(NotServableError, match='SDPT and language_prompt_v2 only'):
-        TunedInferencer(cfg, device='cpu')
+    for tuner in ('LoRA', 'SEP'):
+        cfg.model.tuner = dict(type=tuner)
+        with pytest.raises(NotServableError, match='effect is not kept per adapter'):
+            TunedInferencer(cfg, device='cpu')
 
 
 def test_threads_choose_their_adapters_independently(glip):

@@ -9,6 +9,8 @@ _base_ = [
     'mmdet::grounding_dino/grounding_dino_swin-t_finetune_16xb2_1x_coco.py',
     '../tuned_runtime.py'
 ]
+# boxes named by each sample's own (shuffled) prompt: browse_dataset.py, DetInferencer
+visualizer = dict(type='PromptVisualizer')
 lang_model_name = '{{$BERT_DIR:checkpoints/bert-base-uncased}}'
 base_checkpoint = '{{$GDINO_CKPT:checkpoints/groundingdino_swint_ogc_mmdet-822d7e9d.pth}}'
 

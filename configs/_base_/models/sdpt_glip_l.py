@@ -10,6 +10,8 @@ _base_ = [
     'mmdet::glip/glip_atss_swin-l_fpn_dyhead_16xb2_ms-2x_funtune_coco.py',
     '../tuned_runtime.py'
 ]
+# boxes named by each sample's own (shuffled) prompt: browse_dataset.py, DetInferencer
+visualizer = dict(type='PromptVisualizer')
 lang_model_name = '{{$BERT_DIR:checkpoints/bert-base-uncased}}'
 base_checkpoint = '{{$GLIP_L_CKPT:checkpoints/glip_l_mmdet-abfe026b.pth}}'
 

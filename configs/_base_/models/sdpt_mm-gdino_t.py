@@ -6,6 +6,8 @@ _base_ = [
     'mmdet::mm_grounding_dino/coco/grounding_dino_swin-t_finetune_16xb4_1x_coco.py',
     '../tuned_runtime.py'
 ]
+# boxes named by each sample's own (shuffled) prompt: browse_dataset.py, DetInferencer
+visualizer = dict(type='PromptVisualizer')
 lang_model_name = '{{$BERT_DIR:checkpoints/bert-base-uncased}}'
 base_checkpoint = '{{$MM_GDINO_CKPT:checkpoints/mm_grounding_dino_swin-t.pth}}'
 

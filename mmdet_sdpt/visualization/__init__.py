@@ -1,0 +1,3 @@
+from .prompt_visualizer import PromptVisualizer
+
+__all__ = ['PromptVisualizer']
