@@ -20,15 +20,10 @@ def _images(n, seed=0):
 
 
 @pytest.fixture(scope='module')
-def glip(tiny_cfg, base_checkpoint, build_tiny, tmp_path_factory):
-    """The tiny GLIP's config on its base and two adapters trained apart (seeds 1, 2)."""
-    root = tmp_path_factory.mktemp('adapters')
-    cfg = copy.deepcopy(tiny_cfg)
-    cfg.model.base_checkpoint = base_checkpoint
-    paths = {name: _adapter(build_tiny(seed=seed, base_checkpoint=base_checkpoint),
-                            root / f'{name}.pth', scale=0.5)
-             for name, seed in (('a', 1), ('b', 2))}
-    return cfg, paths
+def glip(tiny_cfg, base_checkpoint, tmp_path_factory):
+    """The tiny GLIP's config (SDPT) on its base and two adapters trained apart."""
+    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('adapters'),
+                       copy.deepcopy(tiny_cfg.model.tuner))
 
 
 @pytest.fixture(scope='module')
