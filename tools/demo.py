@@ -11,7 +11,6 @@ tuned detector's on the right.
 import argparse
 
 import mmcv
-import numpy as np
 from mmcv.ops import nms
 from mmdet.apis import inference_detector, init_detector
 from mmdet.visualization import DetLocalVisualizer
@@ -20,6 +19,7 @@ from mmengine.config import DictAction
 import mmdet_sdpt  # noqa: F401
 from mmdet_sdpt import load_adapter
 from mmdet_sdpt.adapter import get_tuner
+from mmdet_sdpt.visualization import side_by_side
 
 
 def parse_args():
@@ -65,9 +65,7 @@ def main():
     if args.checkpoint:
         load_adapter(model, args.checkpoint)
     panels.append(draw(model, args.image, args.prompt, args.score_thr, 'tuned', args.scale))
-    gap = np.full((panels[0].shape[0], 8, 3), 255, dtype=np.uint8)
-    canvas = np.concatenate([p for panel in panels for p in (panel, gap)][:-1], axis=1)
-    mmcv.imwrite(mmcv.rgb2bgr(canvas), args.out)
+    mmcv.imwrite(mmcv.rgb2bgr(side_by_side(panels)), args.out)
     print(f'wrote {args.out}')
 
 

@@ -89,6 +89,7 @@ def main(argv=None) -> int:
         raise SystemExit(f'error: no image {missing}')
     import mmdet_sdpt  # noqa: F401
     from mmdet_sdpt.inferencer import TunedInferencer
+    from mmdet_sdpt.visualization import side_by_side
     adapters = adapters_of(args.adapter)
     use = choices(args.use, adapters, len(args.images))
     cfg = Config.fromfile(args.config)
@@ -107,8 +108,7 @@ def main(argv=None) -> int:
                            pred_score_thr=args.score_thr)['visualization'] for c in columns}
         for i, image in enumerate(args.images):
             row = [titled(panels[c][i], c or ZERO_SHOT) for c in columns]
-            gap = np.full((row[0].shape[0], 8, 3), 255, dtype=np.uint8)
-            canvas = np.concatenate([p for panel in row for p in (panel, gap)][:-1], axis=1)
+            canvas = side_by_side(row)
             out = osp.join(folder, osp.splitext(osp.basename(image))[0] + '.png')
             mmcv.imwrite(mmcv.rgb2bgr(canvas), out)
         print(f'wrote {folder}')

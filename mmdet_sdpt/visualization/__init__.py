@@ -1,3 +1,3 @@
-from .prompt_visualizer import PromptVisualizer
+from .prompt_visualizer import PromptVisualizer, side_by_side
 
-__all__ = ['PromptVisualizer']
+__all__ = ['PromptVisualizer', 'side_by_side']

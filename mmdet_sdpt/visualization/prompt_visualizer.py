@@ -33,3 +33,10 @@ class PromptVisualizer(DetLocalVisualizer):
             return super().add_datasample(name, image, data_sample, *args, **kwargs)
         finally:
             self.dataset_meta = meta
+
+
+def side_by_side(panels, gap: int = 8) -> np.ndarray:
+    """RGB panels of one height side by side, ``gap`` white columns apart (the demo's and
+    tools/infer.py's comparison pictures)."""
+    white = np.full((panels[0].shape[0], gap, 3), 255, dtype=np.uint8)
+    return np.concatenate([p for panel in panels for p in (panel, white)][:-1], axis=1)
