@@ -560,9 +560,11 @@ def plot_boards(boards: Sequence[Board], metric: str, path: str) -> str:
     xs = {s: i for i, s in enumerate(shots)}
     labels = list(dict.fromkeys(r.label for b in boards for r in b.rows))
     markers = 'osD^v<>pPX*h'
+    # tab10 repeats after 10 series (a grid has 13): tab20 gives each its own colour
+    palette = plt.get_cmap('tab10' if len(labels) <= 10 else 'tab20')
     for i, label in enumerate(labels):
         rows = [(b.shot, r) for b in boards for r in b.rows if r.label == label]
-        colour = f'C{i % 10}'
+        colour = palette(i % palette.N)
         if rows[0][1].target.shot is None:  # zero-shot: the same in every board
             row = rows[0][1]
             ax1.axhline(100 * (row.target.mean or 0), color=colour, ls='--', label=label)
