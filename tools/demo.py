@@ -11,15 +11,14 @@ tuned detector's on the right.
 import argparse
 
 import mmcv
-from mmcv.ops import nms
 from mmdet.apis import inference_detector, init_detector
-from mmdet.visualization import DetLocalVisualizer
 from mmengine.config import DictAction
 
 import mmdet_sdpt  # noqa: F401
 from mmdet_sdpt import load_adapter
 from mmdet_sdpt.adapter import get_tuner
 from mmdet_sdpt.visualization import side_by_side
+from mmdet_sdpt.visualization.drawing import draw_detections, phrases_of
 
 
 def parse_args():
@@ -39,19 +38,10 @@ def parse_args():
     return parser.parse_args()
 
 
-def draw(model, image, prompt, score_thr, title, scale=1.0):
+def draw(model, image, prompt, score_thr, scale=1.0):
     result = inference_detector(model, image, text_prompt=prompt, custom_entities=True)
-    # GLIP scores every phrase for every box: draw each box once, with its best phrase
-    pred = result.pred_instances
-    _, keep = nms(pred.bboxes, pred.scores, iou_threshold=0.7)
-    result.pred_instances = pred[keep]
-    visualizer = DetLocalVisualizer()
-    visualizer.dataset_meta = dict(classes=tuple(p.strip() for p in prompt.split('.')))
-    img = mmcv.imrescale(mmcv.imread(image, channel_order='rgb'), scale)
-    result.pred_instances.bboxes *= scale
-    visualizer.add_datasample(title, img, data_sample=result, draw_gt=False,
-                              pred_score_thr=score_thr)
-    return visualizer.get_image()
+    return draw_detections(mmcv.imread(image, channel_order='rgb'), result,
+                           phrases_of(prompt), score_thr, scale)
 
 
 def main():
@@ -60,11 +50,10 @@ def main():
     panels = []
     if args.zero_shot:  # the base as built: before the tuned tensors are loaded
         with get_tuner(model).disabled(model):
-            panels.append(draw(model, args.image, args.prompt, args.score_thr, 'zero-shot',
-                               args.scale))
+            panels.append(draw(model, args.image, args.prompt, args.score_thr, args.scale))
     if args.checkpoint:
         load_adapter(model, args.checkpoint)
-    panels.append(draw(model, args.image, args.prompt, args.score_thr, 'tuned', args.scale))
+    panels.append(draw(model, args.image, args.prompt, args.score_thr, args.scale))
     mmcv.imwrite(mmcv.rgb2bgr(side_by_side(panels)), args.out)
     print(f'wrote {args.out}')
 
