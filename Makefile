@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PYTHONWARNINGS ?= ignore::DeprecationWarning,ignore::UserWarning,ignore::FutureWarning
 
-.PHONY: env test demo clean
+.PHONY: env test demo webui clean
 
 env:
 	@bash tools/setup_env.sh
@@ -16,6 +16,11 @@ test: env
 # the embedded demo: SDPT on the committed tiny GLIP base, generated shapes, ~3 min on CPU
 demo: env
 	$(PY) tools/train.py configs/sdpt/demo_tiny-glip_synthetic.py --work-dir work_dirs/demo $(DEMO_ARGS)
+
+# the web page on the demo's base and adapter (runs the demo first if its adapter is missing)
+webui: env
+	@[ -f work_dirs/demo/iter_300.pth ] || $(MAKE) demo
+	$(PY) tools/webui.py $(WEBUI_ARGS)
 
 clean:
 	rm -rf work_dirs outputs data/demo
