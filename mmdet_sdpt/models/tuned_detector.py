@@ -28,6 +28,7 @@ from ..checkpoint import load_checkpoint_file
 from ..ops import use_input_grad_only_dcn
 from ..registry import POST_BUILD, TUNERS
 from ..utils.logging import quiet_current_logger
+from .prefix_cache import attach_prefix_cache
 
 
 class BaseCheckpointError(RuntimeError):
@@ -43,6 +44,7 @@ def TunedDetector(detector_type: str,
                   allow_base_mismatch: bool = False,
                   input_grad_only_dcn: bool = True,
                   zero_shot: bool = False,
+                  prefix_cache: Optional[dict] = None,
                   **detector_cfg) -> nn.Module:
     """Build ``detector_type`` from ``detector_cfg``, apply ``post_build`` edits, inject
     ``tuner``, freeze everything the tuner does not own, and load ``base_checkpoint``.
@@ -59,6 +61,11 @@ def TunedDetector(detector_type: str,
         input_grad_only_dcn (bool): frozen mmcv modulated deformable convs (GLIP's DyHead)
             backpropagate to their inputs only, never computing their weights' gradients
             (``mmdet_sdpt.ops.frozen_dcn``); False keeps mmcv's backward.
+        zero_shot (bool): switch every tuner module off (the base alone).
+        prefix_cache (dict, optional): keep what the frozen modules before the first tuned
+            layer compute, per image and prompt (``mmdet_sdpt.models.prefix_cache``:
+            ``max_bytes``, ``device``, ``dtype``, ``log_interval``); refused for tuners
+            that train anything there.
     """
     detector = MODELS.build(dict(type=detector_type, **detector_cfg))
     for edit in post_build:
@@ -79,6 +86,8 @@ def TunedDetector(detector_type: str,
         load_base_checkpoint(detector, base_checkpoint, strict=strict_base)
     if zero_shot:
         switch_off_tuner(detector)
+    if prefix_cache is not None:
+        attach_prefix_cache(detector, **prefix_cache)
     return detector
 
 

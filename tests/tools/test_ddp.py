@@ -48,6 +48,12 @@ OPTIMISERS = {
     'sgd': ("optim_wrapper = dict(optimizer=dict(_delete_=True, type='SGD', "
             f"lr={SGD_LR}, momentum=0.0), clip_grad=None)\n", SGD_TOLERANCE),
     'adamw': ('', ADAMW_TOLERANCE),  # the tiny config's own AdamW, clip_grad max_norm 1
+    # SGD again, SDPT in the last fusion layer with the prefix cache (model.prefix_cache):
+    # each rank keeps its own cache and the run still matches one process
+    'sgd-cached': (f"optim_wrapper = dict(optimizer=dict(_delete_=True, type='SGD', "
+                   f"lr={SGD_LR}, momentum=0.0), clip_grad=None)\n"
+                   "model = dict(tuner=dict(layers=[-1]), "
+                   "prefix_cache=dict(max_bytes=2**28, log_interval=0))\n", SGD_TOLERANCE),
 }
 
 
@@ -69,6 +75,9 @@ class DumpPromptsHook(Hook):
         state = get_tuner(model).adapter_state_dict(model.state_dict())
         torch.save({k: v.detach().cpu().clone() for k, v in state.items()},
                    osp.join(runner.work_dir, f'{prefix}prompts_rank{get_rank()}.pth'))
+        if getattr(model, 'prefix_cache', None) is not None:
+            stats = dict(model.prefix_cache.stats(), id=id(model.prefix_cache))
+            torch.save(stats, osp.join(runner.work_dir, f'{prefix}cache_rank{get_rank()}.pth'))
 
 
 def _free_port() -> int:
@@ -139,3 +148,15 @@ def test_two_processes_of_batch_one_match_one_process_of_batch_two(runs):
           f"{moved:.2e}; wall seconds {runs['seconds']}")
     assert moved > 100 * runs['tolerance']  # every prompt tensor trained: no vacuous match
     assert diff <= runs['tolerance']
+
+
+def test_each_rank_keeps_its_own_prefix_cache(runs):
+    if not runs['optimiser'].endswith('cached'):
+        pytest.skip('a run without the prefix cache')
+    ranks = [_load(runs['ddp'], f'cache_rank{r}.pth') for r in (0, 1)]
+    single = _load(runs['single'], 'cache_rank0.pth')
+    # batch 1 per rank: every rank looked its own image up at every step, and stored it
+    for stats in ranks:
+        assert stats['hits'] + stats['misses'] == ITERS and stats['entries'] == stats['misses']
+    assert single['hits'] + single['misses'] == 2 * ITERS
+    assert sum(s['entries'] for s in ranks) == single['entries']  # the images split by rank
