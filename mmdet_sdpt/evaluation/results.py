@@ -538,9 +538,9 @@ def to_csv(tables: Sequence[ShotTable], metric: str,
     return buf.getvalue()
 
 
-def _save_figure(fig, path: str) -> str:
+def _save_figure(fig, path: str, rect=(0, 0, 1, 1)) -> str:
     import matplotlib.pyplot as plt
-    fig.tight_layout()
+    fig.tight_layout(rect=rect)  # rect: the part of the figure the panels may fill
     try:
         atomic_write(path, lambda tmp: fig.savefig(tmp, format='png', dpi=120))
     finally:
@@ -555,10 +555,12 @@ def plot_boards(boards: Sequence[Board], metric: str, path: str) -> str:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    labels = list(dict.fromkeys(r.label for b in boards for r in b.rows))
+    legend_rows = (len(labels) + 3) // 4  # the legend: 4 series a row, below the panels
+    height = 4.8 + 0.2 * legend_rows
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, height))
     shots = [b.shot for b in boards]
     xs = {s: i for i, s in enumerate(shots)}
-    labels = list(dict.fromkeys(r.label for b in boards for r in b.rows))
     markers = 'osD^v<>pPX*h'
     # tab10 repeats after 10 series (a grid has 13): tab20 gives each its own colour
     palette = plt.get_cmap('tab10' if len(labels) <= 10 else 'tab20')
@@ -584,12 +586,15 @@ def plot_boards(boards: Sequence[Board], metric: str, path: str) -> str:
     ax1.set_xticklabels([shot_label(s) for s in shots])
     ax1.set_xlabel('training data')
     ax1.set_ylabel(f'average {metric} (%)')
-    ax1.legend(fontsize=7)
+    # below the panels, not over the lines (a grid has a dozen series)
+    fig.legend(*ax1.get_legend_handles_labels(), loc='lower center', fontsize=7,
+               ncol=min(4, max(1, len(labels))), frameon=False)
+    legend_height = 0.2 * legend_rows / height
     ax2.set_xlabel(f'average {metric} on the targets (%)')
     ax2.set_ylabel('base-domain AP kept (% of zero-shot)')
     ax2.axhline(100, color='grey', lw=0.5)
     ax2.set_title('retention vs target AP', fontsize=9)
-    return _save_figure(fig, path)
+    return _save_figure(fig, path, rect=(0, legend_height + 0.01, 1, 1))
 
 
 def plot(tables: Sequence[ShotTable], metric: str, path: str) -> str:
