@@ -18,12 +18,13 @@ from typing import Dict, List, Sequence
 
 from mmdet.models.backbones.swin import WindowMSA
 from mmdet.models.utils.vlfuse_helper import BiMultiHeadAttention
+import torch
 from torch import Tensor, nn
 from transformers.models.bert.modeling_bert import BertSelfAttention
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
-from .selection import switched_off
+from .selection import chosen, switched_off
 
 NAME = 'lora'  # the adapter's attribute on each adapted Linear
 TARGETS = {
@@ -52,15 +53,35 @@ class LoRAAdapter(nn.Module):
         nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
         nn.init.zeros_(self.lora_B.weight)
 
+    bank_names = ('lora_A.weight', 'lora_B.weight')  # served per image (mmdet_sdpt.serving)
+
     def hook(self, linear: nn.Linear, args: tuple, output: Tensor) -> Tensor:
-        """forward hook of the adapted Linear: its output plus the low-rank update."""
+        """forward hook of the adapted Linear: its output plus the low-rank update (each
+        image's own when a served model chose an adapter per image)."""
         if switched_off(self):
             return None
         x = self.dropout(args[0].to(self.lora_A.weight.dtype))
-        return output + (self.lora_B(self.lora_A(x)) * self.scaling).to(output.dtype)
+        a, b = chosen(self, 'lora_A.weight'), chosen(self, 'lora_B.weight')
+        update = self.lora_B(self.lora_A(x)) if a is None else per_image_update(x, a, b)
+        return output + (update * self.scaling).to(output.dtype)
 
     def extra_repr(self) -> str:
         return f'scaling={self.scaling}'
+
+
+def per_image_update(x: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """``B_i A_i x`` for the rows of ``x`` (N, ..., in) of image i, given each image's
+    ``a`` (B, r, in) and ``b`` (B, out, r). The Linears LoRA adapts see their images along
+    the first dim, B of them (fusion, BERT) or each image's Swin windows in a row (N = B x
+    windows: ``window_partition`` keeps an image's windows together)."""
+    n, images = x.size(0), a.size(0)
+    if n % images:
+        raise RuntimeError(f'LoRA per image: {n} rows for {images} images')
+    if n != images:
+        a, b = a.repeat_interleave(n // images, 0), b.repeat_interleave(n // images, 0)
+    flat = x.reshape(n, -1, x.size(-1))
+    update = torch.bmm(torch.bmm(flat, a.transpose(1, 2)), b.transpose(1, 2))
+    return update.reshape(*x.shape[:-1], b.size(1))
 
 
 def lora_targets(detector: nn.Module, targets: Sequence[str]) -> Dict[str, nn.Linear]:

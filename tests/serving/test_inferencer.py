@@ -82,8 +82,15 @@ def _same(x, y, atol=1e-4):
         assert np.allclose(sx, sy, atol=atol) and np.allclose(bx, by, atol=1e-2)
 
 
+@pytest.fixture(scope='module')
+def glip_lora(tiny_cfg, base_checkpoint, tmp_path_factory):
+    """LoRA in every place it goes: fusion attention, Swin's windows, BERT."""
+    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('lora'),
+                       dict(type='LoRA', targets=['fusion', 'visual', 'text'], rank=4))
+
+
 @pytest.mark.parametrize('setting', ['glip', 'gdino', 'glip_language_prompt', 'glip_mudpt',
-                                     'glip_maple'])
+                                     'glip_maple', 'glip_lora'])
 def test_a_mixed_batch_equals_each_image_alone_with_its_adapter(setting, request):
     from mmdet.apis import DetInferencer
 
@@ -149,7 +156,7 @@ def test_tuners_that_rewrite_the_base_are_refused(tiny_cfg, base_checkpoint):
     cfg.model.tuner = dict(type='LinearProbe')
     with pytest.raises(NotServableError, match='tunes base tensors'):
         TunedInferencer(cfg, device='cpu')
-    for tuner in ('LoRA', 'SEP'):
+    for tuner in ('VPT', 'SEP'):
         cfg.model.tuner = dict(type=tuner)
         with pytest.raises(NotServableError, match='effect is not kept per adapter'):
             TunedInferencer(cfg, device='cpu')
