@@ -16,13 +16,13 @@ What a bank holds:
   gathers them and computes no projection;
 - language_prompt_v2's text offset: the adapter's offset itself;
 - LoRA's A and B of every adapted Linear (fusion, Swin, BERT): a served forward applies
-  each image's own low-rank update (batched matrix products) to the base Linear's output.
+  each image's own low-rank update (batched matrix products) to the base Linear's output;
+- VPT's tokens of every Swin block: each image's windows attend to its own prompts.
 
 Refused at ``AdapterBank(model)``, with the reason: linear probe, BitFit and full
 fine-tuning tune base tensors (switching them rewrites the base: serve their merged
 checkpoints as separate models); SEP's prompts depend on the image (computed in the forward
-from each adapter's tensors: not banked yet); VPT's tokens join Swin's window attention
-from inside (not banked yet).
+from each adapter's tensors: not banked yet).
 """
 import copy
 from typing import Dict, List, Optional, Sequence, Union
@@ -85,9 +85,9 @@ class AdapterBank:
         if unserved:
             raise NotServableError(
                 f'{tuner.method}: adapters chosen per call are served for SDPT (and its '
-                'variants, MaPLe, UPT, MuDPT, PRE), language_prompt_v2 and LoRA; '
+                'variants, MaPLe, UPT, MuDPT, PRE), language_prompt_v2, LoRA and VPT; '
                 f'{len(unserved)} tuned tensors (e.g. {unserved[:2]}) belong to modules whose '
-                'effect is not kept per adapter (SEP, VPT). Load one adapter into the '
+                'effect is not kept per adapter (SEP). Load one adapter into the '
                 'model instead (mmdet_sdpt.load_adapter).')
         self.names: List[str] = []
         for module in self.modules.values():

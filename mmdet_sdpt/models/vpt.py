@@ -25,6 +25,7 @@ blocks. Without prompt queries that is not available, so ``deep=False`` here mea
 the first Swin block only (later blocks see none).
 """
 import math
+import threading
 from typing import List, Sequence
 
 import torch
@@ -34,7 +35,7 @@ from torch.nn import functional as F
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
-from .selection import switched_off
+from .selection import chosen, switched_off
 from .prototype_guard import await_prototype_init
 
 NAME = 'vpt'  # the prompt module's attribute on each prompted WindowMSA
@@ -63,8 +64,12 @@ class SwinPromptTokens(nn.Module):
             _initialised(torch.empty(num_tokens, w_msa.embed_dims), init, fan_in))
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self._block = (norm, w_msa)  # a tuple is no submodule
-        self._stash = None  # what one WindowMSA forward passes from hook to hook
+        # what one WindowMSA forward passes from hook to hook, per thread (a server's
+        # threads run forwards at once)
+        self._stash = {}
         self.enabled = True  # False: the attention computes what the base computes
+
+    bank_names = ('tokens', )  # served per image (mmdet_sdpt.serving)
 
     @property
     def num_tokens(self) -> int:
@@ -74,21 +79,30 @@ class SwinPromptTokens(nn.Module):
     def keep_query(self, qkv: nn.Linear, args: tuple, out: Tensor) -> None:
         """forward hook of ``qkv``: keep q (scaled as WindowMSA scales it) and compute the
         prompts' keys and values with the same frozen ``norm1`` and ``qkv``."""
-        self._stash = None
+        self._stash.pop(threading.get_ident(), None)
         if switched_off(self):
             return
         norm, w_msa = self._block
         heads, c = w_msa.num_heads, w_msa.embed_dims
         b, n = out.shape[:2]
         q = out[..., :c].reshape(b, n, heads, c // heads).transpose(1, 2) * w_msa.scale
-        kv = F.linear(norm(self.dropout(self.tokens)), qkv.weight, qkv.bias)  # (K, 3C)
-        k_p, v_p = kv[:, c:].reshape(-1, 2, heads, c // heads).permute(1, 2, 0, 3)
-        self._stash = dict(q=q, k=k_p, v=v_p)  # q (b, h, N, d); k_p, v_p (h, K, d)
+        rows = chosen(self, 'tokens')  # (B, K, C): each image's own (a served model)
+        if rows is None:
+            kv = F.linear(norm(self.dropout(self.tokens)), qkv.weight, qkv.bias)  # (K, 3C)
+            k_p, v_p = kv[:, c:].reshape(-1, 2, heads, c // heads).permute(1, 2, 0, 3)
+        else:  # (b, h, K, d): an image's windows lie together (window_partition)
+            if b % rows.size(0):
+                raise RuntimeError(f'VPT per image: {b} windows for {rows.size(0)} images')
+            kv = F.linear(norm(rows), qkv.weight, qkv.bias)  # (B, K, 3C)
+            kv = kv.repeat_interleave(b // rows.size(0), 0)
+            k_p, v_p = kv[..., c:].reshape(b, -1, 2, heads, c // heads).permute(2, 0, 3, 1, 4)
+        # q (b, h, N, d); k_p, v_p (h, K, d) or (b, h, K, d)
+        self._stash[threading.get_ident()] = dict(q=q, k=k_p, v=v_p)
 
     def joint_softmax(self, softmax: nn.Module, args: tuple, out: Tensor) -> Tensor:
         """forward hook of ``softmax``: normalise over the N patch and K prompt keys
         together (the prompts get no relative-position bias and no mask)."""
-        stash = self._stash
+        stash = self._stash.get(threading.get_ident())
         if stash is None:
             return None
         attn = args[0]  # (b, h, N, N): logits + bias (+ shifted-window mask)
@@ -100,7 +114,7 @@ class SwinPromptTokens(nn.Module):
 
     def add_prompt_values(self, proj: nn.Linear, args: tuple):
         """forward pre-hook of ``proj``: add the prompt columns' share, A_p v_p."""
-        stash, self._stash = self._stash, None
+        stash = self._stash.pop(threading.get_ident(), None)
         if stash is None or 'attn' not in stash:
             return None
         x = args[0]  # (b, N, C): attn @ v with heads merged
