@@ -17,12 +17,13 @@ What a bank holds:
 - language_prompt_v2's text offset: the adapter's offset itself;
 - LoRA's A and B of every adapted Linear (fusion, Swin, BERT): a served forward applies
   each image's own low-rank update (batched matrix products) to the base Linear's output;
-- VPT's tokens of every Swin block: each image's windows attend to its own prompts.
+- VPT's tokens of every Swin block: each image's windows attend to its own prompts;
+- SEP's tokens and token-fusion weights: its prompts depend on the image, so a served
+  forward computes each image's from that image's adapter tensors (batched products).
 
 Refused at ``AdapterBank(model)``, with the reason: linear probe, BitFit and full
 fine-tuning tune base tensors (switching them rewrites the base: serve their merged
-checkpoints as separate models); SEP's prompts depend on the image (computed in the forward
-from each adapter's tensors: not banked yet).
+checkpoints as separate models); a tuner module of one's own that names no ``bank_names``.
 """
 import copy
 from typing import Dict, List, Optional, Sequence, Union
@@ -85,9 +86,11 @@ class AdapterBank:
         if unserved:
             raise NotServableError(
                 f'{tuner.method}: adapters chosen per call are served for SDPT (and its '
-                'variants, MaPLe, UPT, MuDPT, PRE), language_prompt_v2, LoRA and VPT; '
+                'variants, MaPLe, UPT, MuDPT, PRE), SEP, language_prompt_v2, LoRA and VPT; '
                 f'{len(unserved)} tuned tensors (e.g. {unserved[:2]}) belong to modules whose '
-                'effect is not kept per adapter (SEP). Load one adapter into the '
+                'effect is not kept per adapter (a tuner module serves per image when it '
+                'names its bank_names and reads them with models.selection.chosen). Load one '
+                'adapter into the '
                 'model instead (mmdet_sdpt.load_adapter).')
         self.names: List[str] = []
         for module in self.modules.values():
@@ -108,7 +111,7 @@ class AdapterBank:
         check_adapter_checkpoint(self.model, checkpoint, source)  # raises on any mismatch
         state = checkpoint.get('state_dict', checkpoint)
         for path, module in self.modules.items():
-            if isinstance(module, UnifiedPrototypeTokens):
+            if isinstance(module, UnifiedPrototypeTokens) and module.serves_prompts:
                 attn = self.model.get_submodule(path.rsplit('.', 1)[0])
                 rows = _prompts_of(module, attn, state, f'{path}.')
             else:

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..registry import TUNERS
-from .selection import switched_off
+from .selection import chosen, switched_off
 from .sdpt import (STREAMS, SDPT, UnifiedPrototypeTokens, _extend_mask, _unpack,
                    valid_tokens)
 
@@ -77,20 +77,37 @@ class TokenFusion(nn.Module):
         nn.init.zeros_(self.out.weight)  # P' = P at the start: SEP begins as SDPT
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, tokens: Tensor, selected: Tensor, empty: Tensor) -> Tensor:
-        """tokens (K, D), selected (B, M, D), empty (B, M) bool (ignore) -> (B, K, D)."""
+    def forward(self, tokens: Tensor, selected: Tensor, empty: Tensor,
+                weights: Optional[dict] = None) -> Tensor:
+        """tokens (K, D), selected (B, M, D), empty (B, M) bool (ignore) -> (B, K, D).
+
+        ``weights``: each image's own tensors of this module (a served model, one adapter
+        per image: {'query.weight': (B, dim, D), ...}); then ``tokens`` is (B, K, D)."""
         bsz, m, _ = selected.shape
-        k, h = tokens.size(0), self.heads
-        q = self.query(tokens).view(1, k, h, -1).transpose(1, 2).expand(bsz, -1, -1, -1)
-        key = self.key(selected).view(bsz, m, h, -1).transpose(1, 2)  # (B, h, M, d)
-        value = self.value(selected).view(bsz, m, h, -1).transpose(1, 2)
+        h = self.heads
+        if weights is None:
+            k = tokens.size(0)
+            q = self.query(tokens).view(1, k, h, -1).transpose(1, 2).expand(bsz, -1, -1, -1)
+            key, value = self.key(selected), self.value(selected)
+        else:
+            k = tokens.size(1)
+            q = torch.bmm(tokens, weights['query.weight'].transpose(1, 2))
+            q = q.view(bsz, k, h, -1).transpose(1, 2)
+            key = torch.bmm(selected, weights['key.weight'].transpose(1, 2))
+            value = torch.bmm(selected, weights['value.weight'].transpose(1, 2))
+        key = key.view(bsz, m, h, -1).transpose(1, 2)  # (B, h, M, d)
+        value = value.view(bsz, m, h, -1).transpose(1, 2)
         # a sample whose groups are all empty (cannot happen with real inputs) attends to
         # all of them rather than to none (a softmax over nothing is NaN)
         empty = empty & ~empty.all(dim=1, keepdim=True)
         keep = ~empty[:, None, None, :]  # (B, 1, 1, M): True = may attend
         fused = F.scaled_dot_product_attention(q, key.to(q.dtype), value.to(q.dtype),
                                                attn_mask=keep)  # (B, h, K, d)
-        return self.out(fused.transpose(1, 2).reshape(bsz, k, -1))
+        fused = fused.transpose(1, 2).reshape(bsz, k, -1)
+        if weights is None:
+            return self.out(fused)
+        return torch.baddbmm(weights['out.bias'][:, None], fused,
+                             weights['out.weight'].transpose(1, 2))
 
 
 class SelfEnhancedPrompts(UnifiedPrototypeTokens):
@@ -122,12 +139,23 @@ class SelfEnhancedPrompts(UnifiedPrototypeTokens):
                 empty.append(none)
         return torch.cat(picked, dim=1), torch.cat(empty, dim=1)
 
+    # served per image (mmdet_sdpt.serving): its own tensors, each image's from the banks
+    bank_names = ('tokens', 'fusion.query.weight', 'fusion.key.weight', 'fusion.value.weight',
+                  'fusion.out.weight', 'fusion.out.bias')
+
     def enhanced_tokens(self, attn: BiMultiHeadAttention, vision: Tensor, lang: Tensor,
                         mask_v: Optional[Tensor], mask_l: Optional[Tensor]) -> Tensor:
-        """P' = P + TFM(P, S): (B, K, D) in fp32."""
+        """P' = P + TFM(P, S): (B, K, D) in fp32 (P and the TFM each image's own when a
+        served model chose an adapter per image)."""
         selected, empty = self.selected_tokens(attn, vision, lang, mask_v, mask_l)
-        delta = self.fusion(self.tokens.to(selected.dtype), selected, empty)
-        return self.tokens.float() + delta.float()
+        rows = chosen(self, 'tokens')  # (B, K, D) or None
+        if rows is None:
+            delta = self.fusion(self.tokens.to(selected.dtype), selected, empty)
+            return self.tokens.float() + delta.float()
+        weights = {name[len('fusion.'):]: chosen(self, name).to(selected.dtype)
+                   for name in self.bank_names[1:]}
+        delta = self.fusion(rows.to(selected.dtype), selected, empty, weights)
+        return rows.float() + delta.float()
 
     def insert(self, attn: BiMultiHeadAttention, args: tuple, kwargs: dict):
         """forward pre-hook: as SDPT's, with each sample's own self-enhanced prompts."""
@@ -150,7 +178,7 @@ class SelfEnhancedPrompts(UnifiedPrototypeTokens):
                 mask_l = _extend_mask(mask_l, k, visible=self.mask == 'paper')
         return (vision, lang), dict(attention_mask_v=mask_v, attention_mask_l=mask_l)
 
-    serves_prompts = False  # its prompts depend on the sample: nothing to keep per adapter
+    serves_prompts = False  # its prompts depend on the sample: its tensors are banked
 
     def prompts_for(self, attn: BiMultiHeadAttention):
         raise NotImplementedError('SEP prompts depend on the sample: see insert()')

@@ -96,8 +96,15 @@ def glip_vpt(tiny_cfg, base_checkpoint, tmp_path_factory):
                        dict(type='VPT', num_tokens=4))
 
 
+@pytest.fixture(scope='module')
+def glip_sep(tiny_cfg, base_checkpoint, tmp_path_factory):
+    """SEP: prompts enhanced by each image's own tokens (image and text sources)."""
+    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('sep'),
+                       dict(type='SEP', num_tokens=4, sources=['image', 'text']))
+
+
 @pytest.mark.parametrize('setting', ['glip', 'gdino', 'glip_language_prompt', 'glip_mudpt',
-                                     'glip_maple', 'glip_lora', 'glip_vpt'])
+                                     'glip_maple', 'glip_lora', 'glip_vpt', 'glip_sep'])
 def test_a_mixed_batch_equals_each_image_alone_with_its_adapter(setting, request):
     from mmdet.apis import DetInferencer
 
@@ -163,10 +170,11 @@ def test_tuners_that_rewrite_the_base_are_refused(tiny_cfg, base_checkpoint):
     cfg.model.tuner = dict(type='LinearProbe')
     with pytest.raises(NotServableError, match='tunes base tensors'):
         TunedInferencer(cfg, device='cpu')
-    for tuner in ('SEP', ):
-        cfg.model.tuner = dict(type=tuner)
-        with pytest.raises(NotServableError, match='effect is not kept per adapter'):
-            TunedInferencer(cfg, device='cpu')
+    # a tuner of one's own (projects/new_tuner) that keeps no bank: refused, with the reason
+    import projects.new_tuner.prefix_tokens  # noqa: F401  (registers TextPrefixTokens)
+    cfg.model.tuner = dict(type='TextPrefixTokens', num_tokens=4)
+    with pytest.raises(NotServableError, match='effect is not kept per adapter'):
+        TunedInferencer(cfg, device='cpu')
 
 
 @pytest.mark.parametrize('setting', ['glip', 'glip_vpt'])  # VPT: hook state per thread
