@@ -21,11 +21,17 @@ What a bank holds:
 - SEP's tokens and token-fusion weights: its prompts depend on the image, so a served
   forward computes each image's from that image's adapter tensors (batched products).
 
+Threads: the choice is kept per thread, and the bank serialises calls of the model's
+tokenizers (``ThreadSafeTokenizer``): a fast tokenizer sets its padding and truncation on
+itself on every call, so two requests tokenizing at once fail with "RuntimeError: Already
+borrowed" (huggingface/tokenizers#537). Only tokenizing waits; the forwards run at once.
+
 Refused at ``AdapterBank(model)``, with the reason: linear probe, BitFit and full
 fine-tuning tune base tensors (switching them rewrites the base: serve their merged
 checkpoints as separate models); a tuner module of one's own that names no ``bank_names``.
 """
 import copy
+import threading
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -39,6 +45,49 @@ from .models.selection import ZERO_SHOT, adapter_choice
 
 class NotServableError(TypeError):
     """The model's tuner cannot switch adapters per call without touching the base."""
+
+
+class ThreadSafeTokenizer:
+    """A Hugging Face tokenizer whose calls run one at a time (see the module's docstring);
+    everything else is the tokenizer's own."""
+
+    def __init__(self, tokenizer) -> None:
+        self.__dict__.update(_tokenizer=tokenizer, _lock=threading.RLock())
+
+    def __call__(self, *args, **kwargs):
+        with self._lock:
+            return self._tokenizer(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        value = getattr(self._tokenizer, name)
+        if not callable(value):
+            return value
+
+        def locked(*args, **kwargs):
+            with self._lock:
+                return value(*args, **kwargs)
+        return locked
+
+    def __setattr__(self, name: str, value) -> None:
+        setattr(self._tokenizer, name, value)
+
+    def __len__(self) -> int:
+        return len(self._tokenizer)
+
+    def __reduce__(self):  # pickle and deepcopy: the tokenizer, with a lock of its own
+        return ThreadSafeTokenizer, (self._tokenizer, )
+
+
+def guard_tokenizers(model: nn.Module) -> int:
+    """Wrap every ``tokenizer`` attribute of ``model``'s modules in a
+    ``ThreadSafeTokenizer`` (once); returns how many were wrapped."""
+    wrapped = 0
+    for module in model.modules():
+        tokenizer = module.__dict__.get('tokenizer')
+        if callable(tokenizer) and not isinstance(tokenizer, (ThreadSafeTokenizer, nn.Module)):
+            module.tokenizer = ThreadSafeTokenizer(tokenizer)
+            wrapped += 1
+    return wrapped
 
 
 def _served_modules(model: nn.Module) -> Dict[str, nn.Module]:
@@ -92,6 +141,7 @@ class AdapterBank:
                 'names its bank_names and reads them with models.selection.chosen). Load one '
                 'adapter into the '
                 'model instead (mmdet_sdpt.load_adapter).')
+        guard_tokenizers(self.model)
         self.names: List[str] = []
         for module in self.modules.values():
             module.bank = {}

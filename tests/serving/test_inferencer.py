@@ -202,3 +202,35 @@ def test_threads_choose_their_adapters_independently(setting, request):
     for name, outs in got.items():
         for out in outs:
             _same(out, expected[name])
+
+
+def test_the_served_tokenizer_is_safe_to_call_from_threads(glip):
+    """A fast tokenizer shared by threads fails with 'Already borrowed' (it sets its padding
+    on itself per call); the bank serialises its calls. Four threads mix mmdet's two calls
+    (GLIP's prompt tokens, BERT's padded batch) 200 times each: no error, same ids as alone."""
+    from mmdet_sdpt.inferencer import TunedInferencer
+    cfg, paths = glip
+    infer = TunedInferencer(copy.deepcopy(cfg), adapters=paths, device='cpu')
+    tokenizer = infer.model.language_model.tokenizer
+    calls = [lambda: tokenizer([TEXT], return_tensors='pt').input_ids,
+             lambda: tokenizer.batch_encode_plus([TEXT], max_length=64, padding='max_length',
+                                                 truncation=True, return_tensors='pt').input_ids]
+    expected = [call() for call in calls]
+    errors = []
+
+    def work(i):
+        try:
+            for _ in range(200):
+                assert torch.equal(calls[i % 2](), expected[i % 2])
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i, )) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    twin = copy.deepcopy(infer.model.language_model)  # a copy gets a lock of its own
+    assert torch.equal(twin.tokenizer([TEXT], return_tensors='pt').input_ids, expected[0])
+    assert twin.tokenizer._lock is not tokenizer._lock
