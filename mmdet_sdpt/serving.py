@@ -78,16 +78,13 @@ class ThreadSafeTokenizer:
         return ThreadSafeTokenizer, (self._tokenizer, )
 
 
-def guard_tokenizers(model: nn.Module) -> int:
+def guard_tokenizers(model: nn.Module) -> None:
     """Wrap every ``tokenizer`` attribute of ``model``'s modules in a
-    ``ThreadSafeTokenizer`` (once); returns how many were wrapped."""
-    wrapped = 0
+    ``ThreadSafeTokenizer`` (once)."""
     for module in model.modules():
         tokenizer = module.__dict__.get('tokenizer')
         if callable(tokenizer) and not isinstance(tokenizer, (ThreadSafeTokenizer, nn.Module)):
             module.tokenizer = ThreadSafeTokenizer(tokenizer)
-            wrapped += 1
-    return wrapped
 
 
 def _served_modules(model: nn.Module) -> Dict[str, nn.Module]:
