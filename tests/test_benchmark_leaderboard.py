@@ -1,6 +1,6 @@
-"""benchmarks/leaderboard.py's reporting on fabricated protocol runs: the difficulty check,
-the paired table and the README block it replaces (training is covered by
-tests/tools/test_fewshot_protocol.py)."""
+"""benchmarks/leaderboard.py's reporting on fabricated protocol runs (the difficulty check,
+the paired table and the README block it replaces) and on the committed grid's runs (the
+README's block rebuilt from them); training is covered by tests/tools/test_fewshot_protocol.py."""
 import importlib.util
 import os
 import os.path as osp
@@ -102,3 +102,31 @@ def test_finished_runs_travel_in_an_archive_without_checkpoints(tmp_path):
     with pytest.raises(tarfile.TarError):
         lb.restore_runs(str(tmp_path / 'c'), evil)
     assert not (tmp_path / 'outside.txt').exists()
+
+
+def test_the_readme_leaderboard_is_what_the_committed_runs_give(tmp_path):
+    """The README's leaderboard comes from the benchmark's files, never typed by hand: the
+    committed archive of the grid's runs, restored and collected again by the script, gives
+    the committed result files and the README's block to the byte."""
+    import shutil
+    import subprocess
+    import sys
+    results = osp.join(ROOT, 'benchmarks', 'results')
+    archive = str(tmp_path / 'runs.tar.gz')  # the script writes its archive again at the end
+    shutil.copy(osp.join(results, 'leaderboard_runs.tar.gz'), archive)
+    readme = tmp_path / 'README.md'
+    shutil.copy(osp.join(ROOT, 'README.md'), readme)
+    out = str(tmp_path / 'out' / 'leaderboard')
+    done = subprocess.run(
+        [sys.executable, SCRIPT, '--restore', '--collect-only', '--work-root',
+         str(tmp_path / 'runs'), '--out', out, '--archive', archive, '--readme', str(readme)],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lb = load()
+    block = open(osp.join(ROOT, 'README.md')).read().split(lb.BEGIN)[1].split(lb.END)[0]
+    assert 'tiny-glip sdpt' in block and 'Paired differences' in block
+    assert readme.read_text() == open(osp.join(ROOT, 'README.md')).read()
+    for name in ('leaderboard.md', 'leaderboard.csv', 'leaderboard.json',
+                 'leaderboard_summary.md'):
+        made = open(osp.join(osp.dirname(out), name)).read()
+        assert made == open(osp.join(results, name)).read(), name
