@@ -104,8 +104,8 @@ def test_init_detector_and_det_inferencer_refuse_crafted_files(tiny_cfg, base_ch
     _refused(err.value, path, marker)
 
 
-def run_tool(tool, *args):
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
+def run_tool(tool, *args, env=None):
+    env = dict(env or os.environ, PYTHONWARNINGS='ignore')
     return subprocess.run([sys.executable, osp.join(ROOT, 'tools', tool), *args],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
 

@@ -24,7 +24,7 @@ from mmengine.logging import print_log
 from torch import nn
 
 from ..adapter import check_loaded_state_dict, load_checks_off, tensors_digest
-from ..checkpoint import load_checkpoint_file
+from ..checkpoint import has_scheme, load_checkpoint_file
 from ..ops import use_input_grad_only_dcn
 from ..registry import POST_BUILD, TUNERS
 from ..utils.logging import quiet_current_logger
@@ -168,8 +168,10 @@ def _adapter_only_is_complete(module: nn.Module, incompatible_keys) -> None:
 
 
 def load_base_checkpoint(detector: nn.Module, path: str, strict: bool = True) -> None:
-    """Load a full checkpoint of the base detector (not the tuner's tensors) into it."""
-    if not osp.isfile(path):
+    """Load a full checkpoint of the base detector (not the tuner's tensors) into it.
+    ``path`` is a local file or a URL (``https://``, ...: downloaded to torch hub's cache
+    and read by the same safe loader)."""
+    if not has_scheme(path) and not osp.isfile(path):
         raise BaseCheckpointError(
             f'base checkpoint {path!r} not found. Set it with '
             f'--cfg-options model.base_checkpoint=/path/to/base.pth (a full mmdet '
