@@ -14,10 +14,12 @@ plus one zero-shot evaluation per detector and dataset. Each run's work dir is
 ``zero-shot/<dataset>``); see ``mmdet_sdpt/engine/protocol.py``.
 
 Resumable: run the same command again and finished runs are skipped, a killed run resumes
-from its newest complete checkpoint. Executors: ``--launcher inprocess`` (default; --workers
-processes of --threads torch threads each, importing once), ``pytorch`` (tools/dist_train.sh
-and dist_test.sh per run, --gpus processes, its own rendezvous port) and ``slurm``
-(tools/slurm_train.sh / slurm_test.sh per run, --workers of them at once). Last, the
+from its newest complete checkpoint. One protocol per work root at a time; its workers die
+with it (``kill -9`` included), and a rerun first stops anything a killed one left running.
+Executors: ``--launcher inprocess`` (default; --workers processes of --threads torch
+threads each, importing once), ``pytorch`` (tools/dist_train.sh and dist_test.sh per run,
+--gpus processes, its own rendezvous port) and ``slurm`` (tools/slurm_train.sh /
+slurm_test.sh per run, --workers of them at once). Last, the
 results are collected (``tools/collect_results.py``) into ``<work-root>/results.{md,csv,png}``.
 Exit status: 0 when every run finished, 1 otherwise (the failed runs are listed).
 """
@@ -89,9 +91,14 @@ def main(argv=None) -> int:
         for r in runs:
             print(f'{"done" if protocol.done(r) else "todo"}  {r.name}  {r.work_dir}')
         return 0
-    failures = protocol.execute_all(runs, args.launcher, workers=args.workers,
-                                    threads=args.threads, gpus=args.gpus,
-                                    partition=args.partition)
+    try:
+        with protocol.session(args.work_root):
+            failures = protocol.execute_all(runs, args.launcher, workers=args.workers,
+                                            threads=args.threads, gpus=args.gpus,
+                                            partition=args.partition)
+    except protocol.ProtocolInUseError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     status = 0
     if failures:
         print(f'{len(failures)} of {len(runs)} runs failed:', file=sys.stderr)

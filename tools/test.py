@@ -18,6 +18,7 @@ import mmdet
 from mmengine.config import Config, DictAction
 
 import mmdet_sdpt  # noqa: F401  registers tuners, hooks and TunedDetector
+from mmdet_sdpt.engine import TunedRunner
 
 
 def zero_shot_argv(argv: list) -> list:
@@ -48,6 +49,8 @@ def zero_shot_argv(argv: list) -> list:
 
 
 if __name__ == '__main__':
+    # an evaluation takes no work-dir lock: testing a checkpoint while its run trains on
+    TunedRunner.evaluates_only = True
     if '--zero-shot' in sys.argv:
         sys.argv = zero_shot_argv(sys.argv)
     runpy.run_path(osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'test.py'),

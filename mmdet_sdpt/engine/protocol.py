@@ -23,15 +23,24 @@ killed after training goes on with its tests. Three executors run the same steps
 - ``pytorch``: ``tools/dist_train.sh`` / ``dist_test.sh`` per run (GPUS processes, a free
   rendezvous port per run, so parallel runs do not collide);
 - ``slurm``: ``tools/slurm_train.sh`` / ``slurm_test.sh`` per run (one srun job each).
+
+One protocol per work root at a time (``session``: ``<work_root>/.protocol.lock``). Its
+workers, and the commands they launch, die with it (a parent-death signal), and whatever
+a killed protocol still left running under its work root (marked by ``PROTOCOL_ENV`` in
+its environment) is stopped before a rerun starts, so a rerun never races a leftover.
 """
 import contextlib
+import ctypes
+import fcntl
 import glob
 import os
 import os.path as osp
 import re
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
@@ -41,6 +50,8 @@ TOOLS = osp.join(ROOT, 'tools')
 TRAINED = '.trained'  # written in a run's work dir when its training finished
 # a zero-shot run evaluates the base on purpose, and says so in the config it dumps
 ZERO_SHOT_OPTIONS = {'model.zero_shot': True, 'method': 'zero-shot'}
+PROTOCOL_LOCK = '.protocol.lock'
+PROTOCOL_ENV = 'MMDET_SDPT_PROTOCOL_ROOT'  # set for every process a protocol starts
 
 
 @dataclass
@@ -323,7 +334,8 @@ def _run_launcher(run: ProtocolRun, launcher: str, gpus: int, partition: Optiona
                    '@BASE@': lambda: base_checkpoint(run)}
         cmd = [resolve[a]() if a in resolve else a for a in cmd]
         log(f'[{step}] {run.name}: {" ".join(cmd)}')
-        subprocess.run(cmd, env=env, check=True)
+        parent = os.getpid()
+        subprocess.run(cmd, env=env, check=True, preexec_fn=lambda: die_with_parent(parent))
         if step == 'train':
             atomic_write(osp.join(run.work_dir, TRAINED), 'trained\n')
 
@@ -344,7 +356,108 @@ def execute(run: ProtocolRun, launcher: str = 'inprocess', gpus: int = 1,
         raise ValueError(f'unknown launcher {launcher!r}: inprocess, pytorch or slurm')
 
 
-def _worker(queue, results, launcher, gpus, partition, threads) -> None:
+# ---- a protocol's processes die with it ------------------------------------------------------
+class ProtocolInUseError(RuntimeError):
+    """Another live protocol runs on the same work root."""
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when ``parent`` dies, ``kill -9`` included: Linux's parent-death
+    signal, else a thread that watches the parent's pid."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+            raise OSError(ctypes.get_errno(), 'prctl')
+    except (OSError, AttributeError):
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(1)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(1)
+
+
+def _processes_marked(work_root: str) -> List[int]:
+    """Pids of live processes (but this one) whose environment marks them as started by a
+    protocol on ``work_root`` (``/proc``; [] where there is none)."""
+    mark = f'{PROTOCOL_ENV}={work_root}'.encode()
+    found = []
+    for entry in os.listdir('/proc') if osp.isdir('/proc') else []:
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f'/proc/{entry}/environ', 'rb') as f:
+                if mark in f.read().split(b'\0'):
+                    found.append(int(entry))
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
+
+
+def stop_leftovers(work_root: str, log=print, wait: float = 10.0) -> List[int]:
+    """Kill what a dead protocol on ``work_root`` left running. Call it holding the
+    protocol lock (so no live protocol owns them). Returns the pids it stopped."""
+    pids = _processes_marked(work_root)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + wait
+    while time.time() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    if pids:
+        log(f'[leftovers] stopped {len(pids)} process(es) a killed protocol on {work_root} '
+            f'left running: pids {pids}')
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().split(') ')[-1][:1] != 'Z'  # a zombie has ended
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def session(work_root: str, log=print):
+    """Hold ``<work_root>/.protocol.lock`` (one protocol per work root; refused at once
+    with ``ProtocolInUseError`` naming the holder), stop a killed protocol's leftovers, and
+    mark every process started inside (``PROTOCOL_ENV``)."""
+    work_root = osp.abspath(work_root)
+    os.makedirs(work_root, exist_ok=True)
+    fd = os.open(osp.join(work_root, PROTOCOL_LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode(errors='replace').strip()
+            raise ProtocolInUseError(
+                f'work root {work_root} is in use by another fewshot_protocol run '
+                f'({holder or "holder unknown"}). Wait for it or stop it, or pass another '
+                '--work-root.') from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f'pid {os.getpid()} on {socket.gethostname()}\n'.encode(), 0)
+        stop_leftovers(work_root, log)
+        previous = os.environ.get(PROTOCOL_ENV)
+        os.environ[PROTOCOL_ENV] = work_root
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(PROTOCOL_ENV, None)
+            else:
+                os.environ[PROTOCOL_ENV] = previous
+    finally:
+        os.close(fd)
+
+
+def _worker(queue, results, launcher, gpus, partition, threads, parent=None) -> None:
+    if parent is not None:
+        die_with_parent(parent)
     import torch
     if threads:
         torch.set_num_threads(threads)
@@ -387,7 +500,7 @@ def execute_all(runs: Sequence[ProtocolRun], launcher: str = 'inprocess', worker
     for item in pending:
         queue.put(item)
     procs = [ctx.Process(target=_worker, args=(queue, results, launcher, gpus, partition,
-                                               threads), daemon=True)
+                                               threads, os.getpid()), daemon=True)
              for _ in range(max(1, min(workers, len(pending))))]
     for _ in procs:
         queue.put(None)

@@ -8,9 +8,12 @@ config) with what a shared, long run needs and mmengine leaves out:
   from the newest *complete* checkpoint when ``last_checkpoint`` names a missing or broken
   one (a run killed mid-write on a full disk);
 - **one training run per work dir**: the main process holds an exclusive lock
-  (``<work_dir>/.train.lock``, ``flock``) while it trains; a second run on the same work dir
-  stops at once with ``WorkDirInUseError``; the kernel drops the lock when its holder dies
-  (``kill -9`` included), so a later ``--resume`` is never blocked by a dead run;
+  (``<work_dir>/.train.lock``, ``flock``) from the moment the runner is built (before
+  mmengine writes the config dump and the log dir) until training ends; a second run on the
+  same work dir stops at once with ``WorkDirInUseError`` and writes nothing there; the kernel
+  drops the lock when its holder dies (``kill -9`` included), so a later ``--resume`` is
+  never blocked by a dead run. An evaluation (``tools/test.py``) takes no lock; in a work
+  dir that a training run holds, it keeps its config dump in its own log dir;
 - **data that would silently give wrong results is named**: an annotation file with no
   images stops with the file's name, boxes dropped because their category is not among the
   prompt's classes are counted in a warning (per category), and a sample that fails in the
@@ -30,8 +33,8 @@ import os.path as osp
 import re
 import socket
 import time
+import weakref
 import zipfile
-from contextlib import contextmanager
 from typing import Optional, Union
 
 import copy
@@ -47,6 +50,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
+from ..checkpoint import has_scheme
 from ..utils.atomic_io import atomic_write
 
 LOCK_FILE = '.train.lock'
@@ -239,17 +243,107 @@ class FormattedOnceConfig(Config):
         return other
 
 
+# ---- one training run per work dir ------------------------------------------------------------
+def lock_work_dir(work_dir: str) -> int:
+    """Take ``<work_dir>/.train.lock`` (``flock``, exclusive, not waiting) and record the
+    holder in it. Returns the lock's descriptor (closing it releases the lock); raises
+    ``WorkDirInUseError`` naming the holder, having written nothing, when a live run holds
+    it."""
+    os.makedirs(work_dir, exist_ok=True)
+    fd = os.open(osp.join(work_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 512, 0).decode(errors='replace').strip()
+        os.close(fd)
+        raise WorkDirInUseError(
+            f'work dir {work_dir} is in use by another training run '
+            f'({holder or "holder unknown"}): two runs in one work dir interleave '
+            'their checkpoints. Wait for it or stop it, or pass another '
+            '--work-dir.') from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (f'pid {os.getpid()} on {socket.gethostname()}, since '
+                   f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n').encode(), 0)
+    return fd
+
+
+def work_dir_in_use(work_dir: str) -> bool:
+    """A live training run holds ``work_dir``'s lock (probed, not taken)."""
+    path = osp.join(work_dir, LOCK_FILE)
+    if not osp.isfile(path):
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the probe's shared lock too
+
+
+def _is_first_rank(launcher: str) -> bool:
+    """Rank 0, known before mmengine initialises the process group (in ``__init__``)."""
+    rank = os.environ.get('RANK')
+    if rank is None and launcher == 'slurm':
+        rank = os.environ.get('SLURM_PROCID')
+    return int(rank or 0) == 0
+
+
 # ---- the runner ------------------------------------------------------------------------------
 @RUNNERS.register_module()
 class TunedRunner(Runner):
     """mmengine's ``Runner`` with atomic checkpoints, a work-dir lock and data checks (see
     the module's docstring)."""
 
+    #: The runner only evaluates (``tools/test.py`` sets it): it takes no work-dir lock.
+    evaluates_only = False
+
     def __init__(self, *args, **kwargs):
         cfg = kwargs.get('cfg')
         if isinstance(cfg, Config) and not isinstance(cfg, FormattedOnceConfig):
             kwargs['cfg'] = FormattedOnceConfig.of(cfg)
-        super().__init__(*args, **kwargs)
+        # the lock comes before mmengine's __init__, which makes the log dir and dumps the
+        # config: a run refused here has written nothing into the work dir
+        work_dir = osp.abspath(kwargs['work_dir'] if 'work_dir' in kwargs else args[1])
+        self._lock_fd = None
+        self._evaluating_in_held_dir = False
+        if _is_first_rank(kwargs.get('launcher', 'none')):
+            if self.evaluates_only:
+                self._evaluating_in_held_dir = work_dir_in_use(work_dir)
+            else:
+                self._take_lock(work_dir)
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _take_lock(self, work_dir: str) -> None:
+        self._lock_fd = lock_work_dir(work_dir)
+        self._lock_finalizer = weakref.finalize(self, os.close, self._lock_fd)
+        self._remove_stale_temporaries(work_dir)
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            self._lock_finalizer()  # closes the descriptor: the lock is released
+            self._lock_fd = None
+
+    @staticmethod
+    def _remove_stale_temporaries(work_dir: str) -> None:
+        """Temporary files a killed run left mid-write (we hold the lock: nobody writes)."""
+        for name in os.listdir(work_dir):
+            if _TMP_NAME.match(name):
+                os.remove(osp.join(work_dir, name))
+
+    def dump_config(self) -> None:
+        if not self._evaluating_in_held_dir:
+            return super().dump_config()
+        if is_main_process():  # the training run's dump describes its checkpoints: keep it
+            name = osp.basename(self.cfg.filename or f'{self.timestamp}.py')
+            self.cfg.dump(osp.join(self.log_dir, name))
+            print_log(f'{self.work_dir} is held by a training run: this evaluation\'s '
+                      f'config is dumped in {self.log_dir}', logger='current')
 
     # checkpoints: atomic writes, deferred removals, resume from a complete file ----------
     def save_checkpoint(self, out_dir: str, filename: str, file_client_args=None,
@@ -287,8 +381,8 @@ class TunedRunner(Runner):
         if osp.isfile(record):
             with open(record) as f:
                 named = f.read().strip()
-        if named and is_complete_checkpoint(named):
-            return  # mmengine resumes from it
+        if named and (has_scheme(named) or is_complete_checkpoint(named)):
+            return  # mmengine resumes from it (a URL: through our safe scheme loader)
         folder = osp.dirname(named) if named else self.work_dir
         found = latest_complete_checkpoint(folder) or latest_complete_checkpoint(
             self.work_dir)
@@ -301,42 +395,27 @@ class TunedRunner(Runner):
                   logger='current', level=30)
         self._load_from = found  # with _resume set: mmengine's resume(found)
 
-    # one training run per work dir ------------------------------------------------------
-    @contextmanager
-    def _work_dir_lock(self):
-        if not is_main_process():
-            yield
-            return
-        path = osp.join(self.work_dir, LOCK_FILE)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 512, 0).decode(errors='replace').strip()
-                raise WorkDirInUseError(
-                    f'work dir {self.work_dir} is in use by another training run '
-                    f'({holder or "holder unknown"}): two runs in one work dir interleave '
-                    'their checkpoints. Wait for it or stop it, or pass another '
-                    '--work-dir.') from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, (f'pid {os.getpid()} on {socket.gethostname()}, since '
-                           f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n').encode(), 0)
-            self._remove_stale_temporaries()
-            yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
-
-    def _remove_stale_temporaries(self) -> None:
-        """Temporary files a killed run left mid-write (we hold the lock: nobody writes)."""
-        for name in os.listdir(self.work_dir):
-            if _TMP_NAME.match(name):
-                os.remove(osp.join(self.work_dir, name))
-
+    # the work-dir lock: held from __init__ until training ends --------------------------
     def train(self):
-        with self._work_dir_lock():
+        if self._lock_fd is None and _is_first_rank(self._launcher):
+            self._take_lock(self.work_dir)  # released after an earlier train()
+        try:
             self._atomic_checkpoint_hooks()
             return super().train()
+        finally:
+            self._release_lock()
+
+    def val(self) -> dict:
+        try:
+            return super().val()
+        finally:
+            self._release_lock()
+
+    def test(self) -> dict:
+        try:
+            return super().test()
+        finally:
+            self._release_lock()
 
     # data checks ----------------------------------------------------------------------
     @staticmethod

@@ -144,6 +144,9 @@ def test_an_annotation_file_without_images_is_named(data_copy):
 
 
 def test_a_file_whose_images_are_all_filtered_out_says_so(data_copy):
+    # a category no box has (a class the file lacks altogether is a ClassOrderError)
+    edit_json(data_copy / 'annotations' / 'train.json',
+              lambda d: d['categories'].append(dict(id=99, name='hexagon')))
     with pytest.raises(EmptyDatasetError, match='filter_cfg'):
         TunedRunner.build_dataloader(loader_cfg(data_copy, classes=('hexagon', )))
 
@@ -160,6 +163,47 @@ def test_a_corrupt_image_is_named(data_copy):
 
 
 # ---- one run per work dir --------------------------------------------------------------------
+def _log_dirs(work_dir):
+    return sorted(p.name for p in work_dir.iterdir() if p.is_dir())
+
+
+def _listing(folder):
+    return sorted((str(p.relative_to(folder)), p.stat().st_mtime_ns if p.is_file() else 0)
+                  for p in folder.rglob('*'))
+
+
+def test_a_refused_run_writes_nothing_into_the_work_dir(tiny_env, base_checkpoint, tmp_path):
+    from mmdet_sdpt.engine.runner import WorkDirInUseError, lock_work_dir
+    holder = lock_work_dir(str(tmp_path))  # a live training run, as far as the lock goes
+    try:
+        (tmp_path / 'tiny-glip_shapes.py').write_text('# the running run\'s dump\n')
+        before = _listing(tmp_path)
+        with pytest.raises(WorkDirInUseError, match=f'pid {os.getpid()}'):
+            tiny_runner(tmp_path, base_checkpoint)
+        assert _listing(tmp_path) == before  # no log dir, no config dump, no lock rewrite
+    finally:
+        os.close(holder)
+    runner = tiny_runner(tmp_path, base_checkpoint)  # released: the next run goes ahead
+    runner.train()
+    assert (tmp_path / 'iter_2.pth').is_file()
+    tiny_runner(tmp_path, base_checkpoint).train()  # the lock ended with the first's train
+
+
+def test_an_evaluation_in_a_held_work_dir_keeps_the_training_dump(tiny_env, base_checkpoint,
+                                                                  tmp_path, monkeypatch):
+    from mmdet_sdpt.engine.runner import lock_work_dir
+    monkeypatch.setattr(TunedRunner, 'evaluates_only', True)  # as tools/test.py sets it
+    holder = lock_work_dir(str(tmp_path))
+    try:
+        dump = tmp_path / 'tiny-glip_shapes.py'
+        dump.write_text('# the running run\'s dump\n')
+        runner = tiny_runner(tmp_path, base_checkpoint)  # no WorkDirInUseError
+        assert dump.read_text() == '# the running run\'s dump\n'
+        assert osp.isfile(osp.join(runner.log_dir, 'tiny-glip_shapes.py'))
+    finally:
+        os.close(holder)
+
+
 def run_train(work_dir, base_checkpoint, *extra, wait=True, flags=()):
     env = dict(os.environ, PYTHONWARNINGS='ignore')
     args = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), TINY_CONFIG, '--work-dir',
@@ -184,9 +228,14 @@ def test_a_second_run_on_a_busy_work_dir_stops_and_a_killed_one_frees_it(
         while not (tmp_path / 'last_checkpoint').exists():  # it has saved a checkpoint
             assert first.poll() is None and time.time() < deadline
             time.sleep(0.5)
+        dump = tmp_path / osp.basename(TINY_CONFIG)
+        first_dump, first_dirs = dump.read_text(), _log_dirs(tmp_path)
         second = run_train(tmp_path, base_checkpoint, 'train_cfg.max_iters=2')
         assert second.returncode != 0
         assert 'WorkDirInUseError' in second.stderr and f'pid {first.pid}' in second.stderr
+        # the refused run wrote nothing: the running run's config dump and log dirs stand
+        assert dump.read_text() == first_dump and 'max_iters=2,' not in first_dump
+        assert _log_dirs(tmp_path) == first_dirs
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()

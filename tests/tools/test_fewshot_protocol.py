@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import os.path as osp
+import re
 import signal
 import subprocess
 import sys
@@ -101,6 +102,70 @@ def test_best_checkpoint_prefers_the_best_on_valid(tmp_path):
         protocol.best_checkpoint(str(tmp_path / 'empty'))
 
 
+def _sleeper(env):
+    return subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], env=env)
+
+
+def test_one_protocol_per_work_root_and_a_rerun_stops_leftovers(tmp_path):
+    root = str(tmp_path / 'root')
+    leftover = _sleeper(dict(os.environ, **{protocol.PROTOCOL_ENV: root}))
+    other = _sleeper(dict(os.environ, **{protocol.PROTOCOL_ENV: str(tmp_path / 'other')}))
+    try:
+        deadline = time.time() + 20
+        while leftover.pid not in protocol._processes_marked(root):
+            assert time.time() < deadline
+            time.sleep(0.1)
+        lines = []
+        with protocol.session(root, log=lines.append):
+            assert leftover.wait(timeout=20) == -signal.SIGKILL  # a killed run's leftover
+            assert other.poll() is None  # another work root's process is left alone
+            assert os.environ[protocol.PROTOCOL_ENV] == root  # what it starts is marked
+            with pytest.raises(protocol.ProtocolInUseError, match=f'pid {os.getpid()}'):
+                with protocol.session(root):
+                    pass
+        assert str(leftover.pid) in lines[0]
+        assert protocol.PROTOCOL_ENV not in os.environ
+    finally:
+        for proc in (leftover, other):
+            proc.kill()
+            proc.wait()
+
+
+def test_a_process_that_dies_with_its_parent(tmp_path):
+    child = ('import os, sys, time\n'
+             'from mmdet_sdpt.engine.protocol import die_with_parent\n'
+             'die_with_parent(int(sys.argv[1]))\n'
+             'print(os.getpid(), flush=True)\n'
+             'time.sleep(120)\n')
+    parent = ('import subprocess, sys, os, time\n'
+              f'c = subprocess.Popen([sys.executable, "-c", {child!r}, str(os.getpid())])\n'
+              'time.sleep(120)\n')
+    out = open(tmp_path / 'out', 'w')
+    proc = subprocess.Popen([sys.executable, '-c', parent], cwd=ROOT, stdout=out,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not open(tmp_path / 'out').read().strip():
+            assert time.time() < deadline and proc.poll() is None
+            time.sleep(0.2)
+        pid = int(open(tmp_path / 'out').read().split()[0])
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 10
+        while protocol._alive(pid) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not protocol._alive(pid)
+    finally:
+        _kill_group(proc.pid)
+
+
+def _kill_group(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:  # nothing of it is left
+        pass
+
+
 def _tool(work_root, env, *extra):
     return [sys.executable, TOOL, SW_GLIP, '--datasets', 'Synonyms', 'OneClass',
             '--shots', '1', '--seeds', '3', '--work-root', work_root, *extra,
@@ -126,8 +191,17 @@ def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
         assert proc.poll() is None, open(tmp_path / 'first.log').read()[-3000:]
         assert time.time() < deadline, 'no checkpoint in time'
         time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)  # killed while training its first trained run
+    trainer = int(re.search(r'pid (\d+)', open(osp.join(first, '.train.lock')).read())[1])
+    assert trainer != proc.pid  # a worker process trains
+    os.kill(proc.pid, signal.SIGKILL)  # `kill -9` of the protocol alone, while it trains
     proc.wait()
+    try:  # its worker dies with it
+        deadline = time.time() + 20
+        while protocol._alive(trainer) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not protocol._alive(trainer), 'the worker outlived the killed protocol'
+    finally:
+        _kill_group(proc.pid)  # whatever is left, before the rerun
     assert not osp.isfile(osp.join(first, protocol.TRAINED))
 
     out = subprocess.run(_tool(work_root, env), cwd=ROOT, env=env, text=True,
