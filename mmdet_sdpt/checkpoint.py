@@ -200,6 +200,8 @@ def check_plain_data(obj: Any, max_depth: int = MAX_DEPTH,
             _check_tagged(node)
             _check_metadata(node)
             children = list(node.values())
+            if getattr(node, '_metadata', None) is not None:
+                children.append(node._metadata)  # torch and our checks read it too
         else:
             children = node
         total = 1 + sum(size(child, depth + 1) for child in children)
