@@ -16,9 +16,17 @@ rebuilt or written between calls, and the choice is per thread.
 Entities: mmdet's ``DetInferencer`` reads a text without ``custom_entities`` with nltk's
 noun-phrase chunker (which needs downloads); here ``custom_entities`` defaults to True: the
 text is the class names, separated by ' . '.
+
+Long prompts: BERT reads at most ``language_model.max_tokens`` tokens (256 in GLIP and
+Grounding DINO) and drops the rest, so class names past the cap are never detected. Every
+call checks its prompts (``check_prompt``) and warns once per prompt
+(``PromptTooLongWarning``), naming the classes cut off; ``prompt_warning(text)`` gives that
+warning to a caller that shows it itself (the page, tools/infer.py).
 """
 import copy
 import inspect
+import threading
+import warnings
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -26,9 +34,11 @@ from mmdet.apis import DetInferencer
 from mmdet.datasets.transforms import PackDetInputs
 from mmdet.registry import DATASETS
 
+from .input_checks import PromptCheck, PromptTooLongWarning, check_prompt
 from .serving import AdapterBank
 
 ADAPTER_KEY = 'adapter'
+PROMPTS_KEPT = 1024  # prompts whose check is remembered (then forgotten, all at once)
 
 
 class TunedInferencer(DetInferencer):
@@ -48,6 +58,9 @@ class TunedInferencer(DetInferencer):
         super().__init__(model=model, weights=weights, device=device, palette=palette,
                          show_progress=show_progress)
         self.bank = AdapterBank(self.model, adapters)
+        self._checks: Dict[str, PromptCheck] = {}
+        self._warned = set()
+        self._checks_lock = threading.Lock()
 
     @property
     def adapters(self) -> List[str]:
@@ -55,6 +68,45 @@ class TunedInferencer(DetInferencer):
 
     def add_adapter(self, name: str, checkpoint) -> None:
         self.bank.add(name, checkpoint)
+
+    def check_prompt(self, text: Optional[str]) -> PromptCheck:
+        """The classes of ``text`` (names separated by ' . ') that fall past the text
+        encoder's token cap (``PromptCheck.cut``, ``.message``); remembered per prompt."""
+        if not text:
+            return PromptCheck()
+        with self._checks_lock:
+            found = self._checks.get(text)
+        if found is None:
+            found = check_prompt(self.model, text)
+            with self._checks_lock:
+                if len(self._checks) >= PROMPTS_KEPT:
+                    self._checks.clear()
+                self._checks[text] = found
+        return found
+
+    def prompt_warning(self, text: Optional[str]) -> str:
+        """The warning naming the classes of ``text`` past the token cap ('' if none), for
+        the caller to show: calls with this prompt then do not warn it again."""
+        found = self.check_prompt(text)
+        if found.cut:
+            self._first_warning(text)
+        return found.message
+
+    def _first_warning(self, text: str) -> bool:
+        with self._checks_lock:
+            if text in self._warned:
+                return False
+            if len(self._warned) >= PROMPTS_KEPT:
+                self._warned.clear()
+            self._warned.add(text)
+            return True
+
+    def _warn_long_prompts(self, texts) -> None:
+        # each prompt once, in order
+        for text in dict.fromkeys(t for t in texts if isinstance(t, str) and t):
+            found = self.check_prompt(text)
+            if found.cut and self._first_warning(text):
+                warnings.warn(found.message, PromptTooLongWarning, stacklevel=3)
 
     # --- DetInferencer's steps ----------------------------------------------------------
     def _load_weights_to_model(self, model, checkpoint, cfg) -> None:
@@ -92,6 +144,8 @@ class TunedInferencer(DetInferencer):
         unknown = sorted({a for a in names if a is not None and a not in self.bank.names})
         if unknown:
             raise KeyError(f'no adapter {unknown} is loaded; loaded: {self.bank.names}')
+        if custom_entities:  # class names: those past the token cap are never detected
+            self._warn_long_prompts(texts)
         items = []
         for image, text, name in zip(images, texts, names):
             item = {'img_path' if isinstance(image, str) else 'img': image,

@@ -12,6 +12,9 @@ Images of one batch that use different adapters run in one forward (TunedInferen
 Writes, as mmdet's DetInferencer does, ``OUT/preds/<image>.json`` (bboxes, scores, labels)
 and ``OUT/vis/<image>.png``; with --compare, also ``OUT/compare/<image>.png``: the image's
 boxes zero-shot and under every loaded adapter, side by side.
+
+Class names past the text encoder's token cap (BERT's ``max_tokens``: 256 in GLIP and
+Grounding DINO) are never detected: the tool prints a warning naming them.
 """
 import argparse
 import os
@@ -96,6 +99,9 @@ def main(argv=None) -> int:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     infer = TunedInferencer(cfg, adapters=adapters, device=args.device)
+    message = infer.prompt_warning(args.texts)  # printed whatever the warnings filters
+    if message:
+        print(f'warning: {message}', file=sys.stderr, flush=True)
     infer(args.images, texts=args.texts, adapter=use, batch_size=args.batch_size,
           out_dir=args.out_dir, no_save_pred=False, pred_score_thr=args.score_thr)
     print(f'wrote {osp.join(args.out_dir, "preds")} and {osp.join(args.out_dir, "vis")}')

@@ -7,6 +7,11 @@
 Defaults: the demo's config (the tiny GLIP base), its adapter ``work_dirs/demo/iter_300.pth``
 as ``demo-sdpt`` (``make demo`` makes it), the demo's transfer test images as examples and
 its class names. Open the printed URL; the page runs offline (no analytics, no share link).
+
+Limits (one request cannot stall the page): --max-megapixels (images over it are refused
+from their header, before decoding), --max-upload-mb (larger uploads are refused as they
+arrive), --concurrency (requests run at once) and --queue-size (requests waiting; the next
+is told the page is busy).
 """
 import argparse
 import glob
@@ -20,6 +25,7 @@ sys.path.insert(0, osp.join(ROOT, 'tools'))
 from mmengine.config import Config, DictAction  # noqa: E402
 
 from infer import adapters_of  # noqa: E402  (tools/infer.py: NAME=CHECKPOINT pairs)
+from mmdet_sdpt.input_checks import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS  # noqa: E402
 
 DEMO_CONFIG = 'configs/sdpt/demo_tiny-glip_synthetic.py'
 DEMO_ADAPTER = 'demo-sdpt=work_dirs/demo/iter_300.pth'
@@ -38,8 +44,23 @@ def parse_args(argv=None):
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--max-megapixels', type=float, default=DEFAULT_MAX_PIXELS / 1e6,
+                        help='largest image (width x height), checked before decoding '
+                        '(default: %(default)g)')
+    parser.add_argument('--max-upload-mb', type=float, default=DEFAULT_MAX_BYTES / 2**20,
+                        help='largest upload in MiB (default: %(default)g)')
+    parser.add_argument('--concurrency', type=int, default=2,
+                        help='requests run at once (default: %(default)s)')
+    parser.add_argument('--queue-size', type=int, default=10,
+                        help='requests that may wait; the next is told the page is busy '
+                        '(default: %(default)s)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if min(args.max_megapixels, args.max_upload_mb) <= 0 or args.concurrency < 1 \
+            or args.queue_size < 0:
+        parser.error('--max-megapixels and --max-upload-mb must be > 0, --concurrency >= 1 '
+                     'and --queue-size >= 0')
+    return args
 
 
 def make_page(args):
@@ -64,7 +85,10 @@ def make_page(args):
         cfg.merge_from_dict(args.cfg_options)
     inferencer = TunedInferencer(cfg, adapters=adapters, device=args.device)
     return AdapterPage(inferencer, texts=args.texts, examples=examples,
-                       score_thr=args.score_thr).build()
+                       score_thr=args.score_thr,
+                       max_pixels=int(args.max_megapixels * 1e6),
+                       max_upload_bytes=int(args.max_upload_mb * 2**20),
+                       concurrency=args.concurrency, queue_size=args.queue_size).build()
 
 
 def main(argv=None) -> int:

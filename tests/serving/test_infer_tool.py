@@ -1,6 +1,7 @@
 """tools/infer.py: many adapters of one base from the command line, mmdet's outputs."""
 import json
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -8,7 +9,8 @@ import mmcv
 import numpy as np
 
 from tests.conftest import ROOT, TINY_CONFIG
-from tests.serving.test_inferencer import TEXT, _images, glip  # noqa: F401  (fixture)
+from tests.serving.test_inferencer import (LONG, LONG_CLASSES, TEXT, _images,  # noqa: F401
+                                           cut_by_bert, glip)
 
 
 def _run(*args):
@@ -28,6 +30,7 @@ def test_the_tool_writes_mmdets_outputs_per_adapter_and_the_comparison(glip, tmp
                f'b={paths["b"]}', '--use', 'a', 'b', '--texts', TEXT, '--out-dir', str(out),
                '--compare', '--cfg-options', f'model.base_checkpoint={cfg.model.base_checkpoint}')
     assert res.returncode == 0, res.stderr[-2000:]
+    assert 'token cap' not in res.stderr  # a prompt that fits: no warning
     infer = TunedInferencer(cfg, adapters=paths, device='cpu')
     for image, name in zip(images, ('a', 'b')):
         stem = osp.splitext(osp.basename(image))[0]
@@ -44,3 +47,27 @@ def test_the_tool_writes_mmdets_outputs_per_adapter_and_the_comparison(glip, tmp
     bad = _run(images[0], '--config', TINY_CONFIG, '--adapter', 'a=missing.pth',
                '--texts', TEXT)
     assert bad.returncode != 0 and "adapter 'a': no checkpoint missing.pth" in bad.stderr
+
+
+def test_the_tool_prints_the_class_names_past_the_token_cap(glip, tmp_path):  # noqa: F811
+    """BERT reads 256 tokens: the classes past them are never detected; the tool says which
+    (once, on stderr, whatever the warnings filters) and still writes its outputs."""
+    from mmdet_sdpt.inferencer import TunedInferencer
+    cfg, paths = glip
+    image = str(tmp_path / 'img.png')
+    mmcv.imwrite(_images(1, seed=5)[0], image)
+    out = tmp_path / 'out'
+    res = subprocess.run(
+        [sys.executable, '-W', 'ignore', osp.join(ROOT, 'tools', 'infer.py'), image,
+         '--config', TINY_CONFIG, '--adapter', f'a={paths["a"]}', '--texts', LONG,
+         '--out-dir', str(out), '--cfg-options',
+         f'model.base_checkpoint={cfg.model.base_checkpoint}'],
+        capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    lm = TunedInferencer(cfg, device='cpu').model.language_model
+    cut = cut_by_bert(lm.tokenizer, lm.max_tokens, LONG_CLASSES)
+    lines = [line for line in res.stderr.splitlines() if 'token cap' in line]
+    assert len(lines) == 1 and lines[0].startswith('warning: '), res.stderr[-2000:]
+    assert f'{len(cut)} of the {len(LONG_CLASSES)} class names' in lines[0]
+    assert re.findall(r"'(\w+)'", lines[0]) == cut
+    assert osp.isfile(out / 'preds' / 'img.json')

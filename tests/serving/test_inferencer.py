@@ -2,7 +2,9 @@
 at load, chosen per call or per image without touching the base, a mixed batch equal to
 each image alone with its adapter (GLIP and Grounding DINO), zero-shot equal to the base."""
 import copy
+import re
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -12,6 +14,10 @@ from mmdet_sdpt.adapter import AdapterMismatchError
 from tests.engine.test_load_checks import _adapter
 
 TEXT = 'circle . square . triangle'
+# past BERT's cap: each 'thingNN' is 7 of the tiny BERT's tokens (its vocabulary spells
+# unknown words letter by letter), ' .' one more: ~400 tokens of which 256 are read
+LONG_CLASSES = ['circle', 'square', 'triangle'] + [f'thing{i}' for i in range(10, 60)]
+LONG = ' . '.join(LONG_CLASSES)
 
 
 def _images(n, seed=0):
@@ -69,6 +75,14 @@ def glip_mudpt(tiny_cfg, base_checkpoint, tmp_path_factory):
 def glip_maple(tiny_cfg, base_checkpoint, tmp_path_factory):
     return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('maple'),
                        dict(type='MaPLe', num_tokens=4))
+
+
+def cut_by_bert(tokenizer, cap, classes):
+    """The classes BERT does not read whole: those missing from the caption (mmdet's
+    'a. b. c') as the encoder keeps it (``cap`` tokens), decoded back to words."""
+    ids = tokenizer('. '.join(classes), max_length=cap, truncation=True).input_ids
+    words = set(re.findall(r'\w+', tokenizer.decode(ids)))
+    return [c for c in classes if c not in words]
 
 
 def _preds(out):
@@ -234,3 +248,31 @@ def test_the_served_tokenizer_is_safe_to_call_from_threads(glip):
     twin = copy.deepcopy(infer.model.language_model)  # a copy gets a lock of its own
     assert torch.equal(twin.tokenizer([TEXT], return_tensors='pt').input_ids, expected[0])
     assert twin.tokenizer._lock is not tokenizer._lock
+
+
+@pytest.mark.parametrize('setting', ['glip', 'gdino'])
+def test_class_names_past_the_token_cap_are_named_in_a_warning_once_per_prompt(setting,
+                                                                               request):
+    """BERT reads ``language_model.max_tokens`` tokens and drops the rest: the classes
+    dropped are never detected. A call warns once per prompt, naming exactly those."""
+    from mmdet_sdpt.inferencer import TunedInferencer
+    from mmdet_sdpt.input_checks import PromptTooLongWarning
+    cfg, paths = request.getfixturevalue(setting)
+    infer = TunedInferencer(copy.deepcopy(cfg), adapters=paths, device='cpu')
+    lm = infer.model.language_model
+    cut = cut_by_bert(lm.tokenizer, lm.max_tokens, LONG_CLASSES)
+    assert 0 < len(cut) < len(LONG_CLASSES) - 3 and 'triangle' not in cut
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('always')
+        infer(_images(1), texts=TEXT, adapter='a')
+        assert not [w for w in seen if w.category is PromptTooLongWarning]
+        infer(_images(2), texts=LONG, adapter=['a', None], batch_size=2)
+        infer(_images(1), texts=LONG, adapter='b')  # the same prompt: no second warning
+    long = [str(w.message) for w in seen if w.category is PromptTooLongWarning]
+    assert len(long) == 1, long
+    assert f'{len(cut)} of the {len(LONG_CLASSES)} class names' in long[0]
+    assert f'{lm.max_tokens}-token cap' in long[0]
+    named = re.findall(r"'(\w+)'", long[0])
+    assert named == cut
+    assert infer.check_prompt(LONG).cut == tuple(cut)
+    assert infer.check_prompt(TEXT).cut == () and infer.prompt_warning(TEXT) == ''
