@@ -152,11 +152,20 @@ def test_a_process_that_dies_with_its_parent(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         deadline = time.time() + 10
-        while protocol._alive(pid) and time.time() < deadline:
+        while _alive(pid) and time.time() < deadline:
             time.sleep(0.1)
-        assert not protocol._alive(pid)
+        assert not _alive(pid)
     finally:
         _kill_group(proc.pid)
+
+
+def _alive(pid):
+    """The process runs (not gone, not a zombie waiting to be reaped)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().split(') ')[-1][:1] != 'Z'
+    except OSError:
+        return False
 
 
 def _kill_group(pid):
@@ -197,9 +206,9 @@ def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
     proc.wait()
     try:  # its worker dies with it
         deadline = time.time() + 20
-        while protocol._alive(trainer) and time.time() < deadline:
+        while _alive(trainer) and time.time() < deadline:
             time.sleep(0.2)
-        assert not protocol._alive(trainer), 'the worker outlived the killed protocol'
+        assert not _alive(trainer), 'the worker outlived the killed protocol'
     finally:
         _kill_group(proc.pid)  # whatever is left, before the rerun
     assert not osp.isfile(osp.join(first, protocol.TRAINED))
