@@ -32,6 +32,7 @@ import os
 import os.path as osp
 import re
 import socket
+import threading
 import time
 import weakref
 import zipfile
@@ -244,27 +245,51 @@ class FormattedOnceConfig(Config):
 
 
 # ---- one training run per work dir ------------------------------------------------------------
-def lock_work_dir(work_dir: str) -> int:
+_held: dict = {}  # work dir -> [lock descriptor, runners of this process that hold it]
+_held_guard = threading.Lock()
+
+
+def lock_work_dir(work_dir: str) -> None:
     """Take ``<work_dir>/.train.lock`` (``flock``, exclusive, not waiting) and record the
-    holder in it. Returns the lock's descriptor (closing it releases the lock); raises
-    ``WorkDirInUseError`` naming the holder, having written nothing, when a live run holds
-    it."""
-    os.makedirs(work_dir, exist_ok=True)
-    fd = os.open(osp.join(work_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 512, 0).decode(errors='replace').strip()
-        os.close(fd)
-        raise WorkDirInUseError(
-            f'work dir {work_dir} is in use by another training run '
-            f'({holder or "holder unknown"}): two runs in one work dir interleave '
-            'their checkpoints. Wait for it or stop it, or pass another '
-            '--work-dir.') from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, (f'pid {os.getpid()} on {socket.gethostname()}, since '
-                   f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n').encode(), 0)
-    return fd
+    holder in it; raises ``WorkDirInUseError`` naming the holder, having written nothing,
+    when another live process holds it. The lock excludes other processes: runners of one
+    process share it (a notebook's new runner while an old one lingers), each taking one
+    hold, released by :func:`unlock_work_dir`; the last release (or the process's end,
+    ``kill -9`` included) frees it."""
+    work_dir = osp.abspath(work_dir)
+    with _held_guard:
+        if work_dir in _held:
+            _held[work_dir][1] += 1
+            return
+        os.makedirs(work_dir, exist_ok=True)
+        fd = os.open(osp.join(work_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode(errors='replace').strip()
+            os.close(fd)
+            raise WorkDirInUseError(
+                f'work dir {work_dir} is in use by another training run '
+                f'({holder or "holder unknown"}): two runs in one work dir interleave '
+                'their checkpoints. Wait for it or stop it, or pass another '
+                '--work-dir.') from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (f'pid {os.getpid()} on {socket.gethostname()}, since '
+                       f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n').encode(), 0)
+        _held[work_dir] = [fd, 1]
+
+
+def unlock_work_dir(work_dir: str) -> None:
+    """Give back one hold of :func:`lock_work_dir`; the last one releases the lock."""
+    work_dir = osp.abspath(work_dir)
+    with _held_guard:
+        held = _held.get(work_dir)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            del _held[work_dir]
+            os.close(held[0])  # closing the descriptor releases the lock
 
 
 def work_dir_in_use(work_dir: str) -> bool:
@@ -306,7 +331,7 @@ class TunedRunner(Runner):
         # the lock comes before mmengine's __init__, which makes the log dir and dumps the
         # config: a run refused here has written nothing into the work dir
         work_dir = osp.abspath(kwargs['work_dir'] if 'work_dir' in kwargs else args[1])
-        self._lock_fd = None
+        self._lock_release = None
         self._evaluating_in_held_dir = False
         if _is_first_rank(kwargs.get('launcher', 'none')):
             if self.evaluates_only:
@@ -320,14 +345,15 @@ class TunedRunner(Runner):
             raise
 
     def _take_lock(self, work_dir: str) -> None:
-        self._lock_fd = lock_work_dir(work_dir)
-        self._lock_finalizer = weakref.finalize(self, os.close, self._lock_fd)
+        lock_work_dir(work_dir)
+        # given back when training ends, or when this runner is collected unused
+        self._lock_release = weakref.finalize(self, unlock_work_dir, work_dir)
         self._remove_stale_temporaries(work_dir)
 
     def _release_lock(self) -> None:
-        if self._lock_fd is not None:
-            self._lock_finalizer()  # closes the descriptor: the lock is released
-            self._lock_fd = None
+        if self._lock_release is not None:
+            self._lock_release()  # runs once
+            self._lock_release = None
 
     @staticmethod
     def _remove_stale_temporaries(work_dir: str) -> None:
@@ -397,7 +423,7 @@ class TunedRunner(Runner):
 
     # the work-dir lock: held from __init__ until training ends --------------------------
     def train(self):
-        if self._lock_fd is None and _is_first_rank(self._launcher):
+        if self._lock_release is None and _is_first_rank(self._launcher):
             self._take_lock(self.work_dir)  # released after an earlier train()
         try:
             self._atomic_checkpoint_hooks()

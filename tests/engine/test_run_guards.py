@@ -1,6 +1,7 @@
 """No silent wrong results from a run: divergence stops it (no NaN checkpoint), a runaway
 learning rate is named, and bad data (boxes of categories the prompt lacks, an empty
 annotation file, a corrupt image) is named; one training run per work dir."""
+import gc
 import json
 import os
 import os.path as osp
@@ -172,28 +173,46 @@ def _listing(folder):
                   for p in folder.rglob('*'))
 
 
+def _held_elsewhere(work_dir):
+    """The work dir's lock, held as another process's run holds it (its own descriptor,
+    unknown to this process's runners); close the returned descriptor to release it."""
+    import fcntl
+    fd = os.open(str(work_dir / '.train.lock'), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise
+    os.pwrite(fd, b'pid 4242 on elsewhere\n', 0)
+    return fd
+
+
 def test_a_refused_run_writes_nothing_into_the_work_dir(tiny_env, base_checkpoint, tmp_path):
-    from mmdet_sdpt.engine.runner import WorkDirInUseError, lock_work_dir
-    holder = lock_work_dir(str(tmp_path))  # a live training run, as far as the lock goes
+    from mmdet_sdpt.engine.runner import WorkDirInUseError
+    holder = _held_elsewhere(tmp_path)  # a live training run, as far as the lock goes
     try:
         (tmp_path / 'tiny-glip_shapes.py').write_text('# the running run\'s dump\n')
         before = _listing(tmp_path)
-        with pytest.raises(WorkDirInUseError, match=f'pid {os.getpid()}'):
+        with pytest.raises(WorkDirInUseError, match='pid 4242 on elsewhere'):
             tiny_runner(tmp_path, base_checkpoint)
         assert _listing(tmp_path) == before  # no log dir, no config dump, no lock rewrite
     finally:
         os.close(holder)
     runner = tiny_runner(tmp_path, base_checkpoint)  # released: the next run goes ahead
+    lingering = tiny_runner(tmp_path, base_checkpoint)  # runners of one process share it
     runner.train()
     assert (tmp_path / 'iter_2.pth').is_file()
-    tiny_runner(tmp_path, base_checkpoint).train()  # the lock ended with the first's train
+    with pytest.raises(BlockingIOError):  # the lingering runner still holds it
+        _held_elsewhere(tmp_path)
+    del lingering
+    gc.collect()  # a runner sits in reference cycles: collected, its hold is given back
+    os.close(_held_elsewhere(tmp_path))  # every runner has let go: free for others
 
 
 def test_an_evaluation_in_a_held_work_dir_keeps_the_training_dump(tiny_env, base_checkpoint,
                                                                   tmp_path, monkeypatch):
-    from mmdet_sdpt.engine.runner import lock_work_dir
     monkeypatch.setattr(TunedRunner, 'evaluates_only', True)  # as tools/test.py sets it
-    holder = lock_work_dir(str(tmp_path))
+    holder = _held_elsewhere(tmp_path)
     try:
         dump = tmp_path / 'tiny-glip_shapes.py'
         dump.write_text('# the running run\'s dump\n')
