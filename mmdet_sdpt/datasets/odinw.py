@@ -13,6 +13,7 @@ from typing import Optional
 from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 
+from .class_order import NameOrderedCOCO
 from .suites import MMDET_ODINW_ROOT, ODINW_CONFIGS, get_suite  # noqa: F401
 
 
@@ -59,6 +60,7 @@ class ODinWDataset(CocoDataset):
         ann_file (str, optional): override the split's annotation file (relative to the
             dataset folder), e.g. a few-shot file ``fewshot_train_shot3_seed30.json``.
     """
+    COCOAPI = NameOrderedCOCO  # labels follow the classes by name (class_order.py)
 
     def __init__(self, name: str, split: str = 'train', data_root: Optional[str] = None,
                  suite: str = 'odinw13', ann_file: str = None, **kwargs):

@@ -16,6 +16,8 @@ from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 from PIL import Image, ImageDraw
 
+from .class_order import NameOrderedCOCO
+
 SHAPES = ('circle', 'square', 'triangle', 'cross')
 
 
@@ -124,6 +126,7 @@ class SyntheticShapesDataset(CocoDataset):
         part (str): 'base' or 'transfer'.
         split (str): 'train', 'val' or (transfer) 'test'.
     """
+    COCOAPI = NameOrderedCOCO  # labels follow the classes by name (class_order.py)
 
     def __init__(self, data_root: str, part: str, split: str, **kwargs):
         if part not in DEMO_PARTS or split not in DEMO_PARTS[part]['splits']:

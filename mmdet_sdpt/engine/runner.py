@@ -52,6 +52,7 @@ from mmengine.runner import Runner
 from torch.utils.data import DataLoader
 
 from ..checkpoint import has_scheme
+from ..datasets.class_order import coco_follows_class_names
 from ..utils.atomic_io import atomic_write
 
 LOCK_FILE = '.train.lock'
@@ -450,7 +451,8 @@ class TunedRunner(Runner):
         if isinstance(dataloader, DataLoader):
             return dataloader
         try:
-            loader = Runner.build_dataloader(dataloader, seed, diff_rank_seed)
+            with coco_follows_class_names():  # labels follow classes by name
+                loader = Runner.build_dataloader(dataloader, seed, diff_rank_seed)
         except ValueError as err:
             if 'need at least one array to concatenate' not in str(err):
                 raise
@@ -462,6 +464,12 @@ class TunedRunner(Runner):
             if type(getattr(dataset, 'pipeline', None)) is Compose:
                 dataset.pipeline = SampleErrorCompose(dataset.pipeline.transforms)
         return loader
+
+    def build_evaluator(self, evaluator):
+        # mmdet's CocoMetric maps label i to the category named classes[i], whatever the
+        # file's order (datasets/class_order.py), as our datasets label boxes
+        with coco_follows_class_names():
+            return super().build_evaluator(evaluator)
 
 
 def build_runner(cfg) -> Runner:

@@ -13,6 +13,7 @@ from typing import Optional
 from mmdet.evaluation import CocoMetric
 from mmdet.registry import METRICS
 
+from ..datasets.class_order import coco_follows_class_names
 from ..datasets.odinw import odinw_layout
 
 
@@ -28,9 +29,12 @@ def odinw_ann_file(name: str, split: str, data_root: Optional[str] = None,
 class ODinWCocoMetric(CocoMetric):
     """``CocoMetric`` whose ``ann_file`` is ODinW dataset ``name``'s ``split``, e.g.
     ``dict(type='ODinWCocoMetric', name='Raccoon', split='test', data_root='data/odinw/')``.
-    Other arguments as ``CocoMetric`` (``metric='bbox'`` by default)."""
+    Other arguments as ``CocoMetric`` (``metric='bbox'`` by default). A label is mapped to
+    the id of the category named like its class, whatever the file's order
+    (``datasets/class_order.py``)."""
 
     def __init__(self, name: str, split: str = 'valid', data_root: Optional[str] = None,
                  suite: str = 'odinw13', **kwargs):
         self.odinw_name, self.split = name, split
-        super().__init__(ann_file=odinw_ann_file(name, split, data_root, suite), **kwargs)
+        with coco_follows_class_names():  # its ground truth read with NameOrderedCOCO
+            super().__init__(ann_file=odinw_ann_file(name, split, data_root, suite), **kwargs)
