@@ -49,6 +49,7 @@ from mmengine.logging import print_log
 from mmengine.registry import DATASETS, RUNNERS  # the root ones, as mmengine's Runner
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
+from mmengine.visualization import Visualizer
 from torch.utils.data import DataLoader
 
 from ..checkpoint import has_scheme
@@ -421,6 +422,21 @@ class TunedRunner(Runner):
         print_log(f'{why}: resuming from the newest complete checkpoint, {found}.',
                   logger='current', level=30)
         self._load_from = found  # with _resume set: mmengine's resume(found)
+
+    # each run's logs in its own work dir ------------------------------------------------
+    def build_visualizer(self, visualizer=None):
+        """mmdet's configs name their visualizer 'visualizer', and mmengine's
+        ``get_instance`` gives a later runner of the same process (the protocol's in-process
+        workers, a notebook) the first runner's instance, which writes its scalars into the
+        first run's log dir. A name already taken gets this run's experiment name added
+        (``Visualizer.get_instance`` records every subclass's instances in
+        ``Visualizer._instance_dict`` too, so one check covers them all)."""
+        if isinstance(visualizer, dict) and visualizer.get('name') and \
+                Visualizer.check_instance_created(visualizer['name']):
+            visualizer = dict(visualizer, name=f'{visualizer["name"]}_{self.experiment_name}')
+            while Visualizer.check_instance_created(visualizer['name']):  # the same second
+                visualizer['name'] += '+'
+        return super().build_visualizer(visualizer)
 
     # the work-dir lock: held from __init__ until training ends --------------------------
     def train(self):

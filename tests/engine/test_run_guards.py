@@ -2,6 +2,7 @@
 learning rate is named, and bad data (boxes of categories the prompt lacks, an empty
 annotation file, a corrupt image) is named; one training run per work dir."""
 import gc
+import glob
 import json
 import os
 import os.path as osp
@@ -263,3 +264,29 @@ def test_a_second_run_on_a_busy_work_dir_stops_and_a_killed_one_frees_it(
                       flags=['--resume'])
     assert third.returncode == 0, third.stderr[-2000:]
     assert re.search(r'resumed epoch: 0, iter: \d+', third.stdout + third.stderr)
+
+
+# ---- each run's logs in its own work dir -----------------------------------------------------
+def _scalar_steps(work_dir):
+    found = glob.glob(osp.join(str(work_dir), '*', 'vis_data', 'scalars.json'))
+    steps = []
+    for path in found:
+        with open(path) as f:
+            steps += [json.loads(line)['step'] for line in f if line.strip()]
+    return found, steps
+
+
+def test_two_runs_in_one_process_log_into_their_own_work_dirs(tiny_env, base_checkpoint,
+                                                              tmp_path):
+    """As the protocol's in-process workers run one run after another: mmdet's config names
+    its visualizer 'visualizer', and mmengine hands a later runner the instance (and the
+    log dir) of the first."""
+    first, second = tmp_path / 'first', tmp_path / 'second'
+    tiny_runner(first, base_checkpoint, max_iters=2,
+                **{'default_hooks.logger.interval': 1}).train()
+    tiny_runner(second, base_checkpoint, max_iters=3,
+                **{'default_hooks.logger.interval': 1}).train()
+    files, steps = _scalar_steps(first)
+    assert len(files) == 1 and steps == [1, 2]
+    files, steps = _scalar_steps(second)
+    assert len(files) == 1 and steps == [1, 2, 3]
