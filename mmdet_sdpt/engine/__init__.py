@@ -1,3 +1,4 @@
+from .cost import RunCostHook
 from .demo_hooks import ProgressBarHook, ZeroShotComparisonHook
 from .hooks import (AdapterCheckpointHook, DivergenceGuardHook, FrozenSetHook,
                     PlainCheckpointHook, TrainingDivergedError, trainable_table)
@@ -6,7 +7,7 @@ from .runner import (AtomicLocalBackend, DataSampleError, EmptyDatasetError, Tun
                      WorkDirInUseError, build_runner)
 
 __all__ = ['AdapterCheckpointHook', 'DivergenceGuardHook', 'FrozenSetHook',
-           'PlainCheckpointHook', 'TrainingDivergedError', 'AtomicLocalBackend',
+           'PlainCheckpointHook', 'RunCostHook', 'TrainingDivergedError', 'AtomicLocalBackend',
            'DataSampleError', 'EmptyDatasetError', 'TunedRunner', 'WorkDirInUseError',
            'build_runner',
            'TrainableOptimWrapperConstructor', 'ProgressBarHook', 'ZeroShotComparisonHook',
