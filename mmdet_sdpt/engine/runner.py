@@ -251,9 +251,10 @@ _held: dict = {}  # work dir -> [lock descriptor, runners of this process that h
 _held_guard = threading.Lock()
 
 
-def lock_work_dir(work_dir: str) -> None:
+def lock_work_dir(work_dir: str) -> bool:
     """Take ``<work_dir>/.train.lock`` (``flock``, exclusive, not waiting) and record the
-    holder in it; raises ``WorkDirInUseError`` naming the holder, having written nothing,
+    holder in it; True when this call took it, False when this process already held it.
+    Raises ``WorkDirInUseError`` naming the holder, having written nothing,
     when another live process holds it. The lock excludes other processes: runners of one
     process share it (a notebook's new runner while an old one lingers), each taking one
     hold, released by :func:`unlock_work_dir`; the last release (or the process's end,
@@ -262,7 +263,7 @@ def lock_work_dir(work_dir: str) -> None:
     with _held_guard:
         if work_dir in _held:
             _held[work_dir][1] += 1
-            return
+            return False
         os.makedirs(work_dir, exist_ok=True)
         fd = os.open(osp.join(work_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -279,6 +280,7 @@ def lock_work_dir(work_dir: str) -> None:
         os.pwrite(fd, (f'pid {os.getpid()} on {socket.gethostname()}, since '
                        f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n').encode(), 0)
         _held[work_dir] = [fd, 1]
+        return True
 
 
 def unlock_work_dir(work_dir: str) -> None:
@@ -347,10 +349,11 @@ class TunedRunner(Runner):
             raise
 
     def _take_lock(self, work_dir: str) -> None:
-        lock_work_dir(work_dir)
+        taken = lock_work_dir(work_dir)
         # given back when training ends, or when this runner is collected unused
         self._lock_release = weakref.finalize(self, unlock_work_dir, work_dir)
-        self._remove_stale_temporaries(work_dir)
+        if taken:  # newly ours: nobody writes (a shared hold's runner may be mid-write)
+            self._remove_stale_temporaries(work_dir)
 
     def _release_lock(self) -> None:
         if self._lock_release is not None:
