@@ -70,11 +70,13 @@ def _refused(err, url, marker):
     assert not marker.exists()
 
 
-def _tool_refused(out, url, marker):
+def _tool_refused(out, url, marker) -> str:
+    """The tool's last line, once checked to be the one-line refusal naming ``url``."""
     assert out.returncode != 0
     last = [line for line in out.stderr.splitlines() if line.strip()][-1]
     assert 'was refused' in last and url in last, out.stderr[-2000:]
     assert TORCH_ADVICE not in out.stdout + out.stderr and not marker.exists()
+    return last
 
 
 def test_every_mmengine_scheme_is_ours():
@@ -204,7 +206,7 @@ def test_test_tool_refuses_a_checkpoint_url(gadget_url, tiny_env, base_checkpoin
     out = run_tool('test.py', TINY_CONFIG, url, '--work-dir', str(tmp_path / 'w'),
                    '--cfg-options', f'model.base_checkpoint={base_checkpoint}',
                    env=_env(tmp_path))
-    _tool_refused(out, url, marker)
+    assert 'UnsafeCheckpointError' in _tool_refused(out, url, marker)
 
 
 def test_train_tool_refuses_load_from_and_a_last_checkpoint_url(gadget_url, tiny_env,
@@ -214,10 +216,10 @@ def test_train_tool_refuses_load_from_and_a_last_checkpoint_url(gadget_url, tiny
               'train_cfg.max_iters=2']
     out = run_tool('train.py', TINY_CONFIG, '--work-dir', str(tmp_path / 'a'), *common,
                    f'load_from={url}', env=_env(tmp_path))
-    _tool_refused(out, url, marker)
+    assert 'UnsafeCheckpointError' in _tool_refused(out, url, marker)
     work_dir = tmp_path / 'b'
     work_dir.mkdir()
     (work_dir / 'last_checkpoint').write_text(url)
     out = run_tool('train.py', TINY_CONFIG, '--work-dir', str(work_dir), '--resume',
                    *common, env=_env(tmp_path))
-    _tool_refused(out, url, marker)
+    assert 'UnsafeCheckpointError' in _tool_refused(out, url, marker)
