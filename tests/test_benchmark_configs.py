@@ -80,7 +80,7 @@ def test_fewshot_config_selects_shot_seed_and_work_dir(monkeypatch):
     monkeypatch.setenv('ODINW_SHOT', '5')
     monkeypatch.setenv('ODINW_SEED', '300')
     cfg = Config.fromfile(FEWSHOT_CFG)
-    train = cfg.train_dataloader.dataset
+    train = cfg.train_dataloader.dataset.dataset  # inside GLIP's copies per epoch
     assert (train.type, train.name, train.shot, train.seed) == (
         'ODinWFewShotDataset', 'Raccoon', 5, 300)
     assert (cfg.odinw_shot, cfg.odinw_seed) == (5, 300)
@@ -89,6 +89,66 @@ def test_fewshot_config_selects_shot_seed_and_work_dir(monkeypatch):
     assert cfg.val_dataloader.dataset.split == 'valid'
     assert cfg.test_dataloader.dataset.split == 'test'
     assert cfg.test_dataloader.dataset.type == 'ODinWDataset'
+
+
+@pytest.mark.parametrize('shot,copies,lr_patience,stop_patience', [
+    (1, 8, 3, 8), (3, 4, 3, 8), (5, 2, 3, 8), (10, 1, 3, 8), (0, 1, 2, 4)])
+def test_fewshot_config_follows_glips_schedule(shot, copies, lr_patience, stop_patience,
+                                               monkeypatch):
+    """benchmarks/glip_fewshot_protocol.md: 200 epochs of the K-shot split repeated, a
+    validation each, plateau LR x0.1, early stopping on strictly worse AP, no warmup."""
+    monkeypatch.setenv('ODINW_SHOT', str(shot))
+    cfg = Config.fromfile(FEWSHOT_CFG)
+    train = cfg.train_dataloader.dataset
+    assert (train.type, train.times, train.dataset.shot) == ('RepeatDataset', copies, shot)
+    assert cfg.train_dataloader.batch_size == 1  # x 4 GPUs: GLIP's total batch of 4
+    assert (cfg.train_cfg.type, cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval) == (
+        'EpochBasedTrainLoop', 200, 1)
+    plateau, = cfg.param_scheduler  # no warmup
+    assert (plateau.type, plateau.monitor, plateau.rule, plateau.factor, plateau.patience,
+            plateau.min_value) == ('ReduceOnPlateauLR', 'coco/bbox_mAP', 'greater', 0.1,
+                                   lr_patience, 1e-6)
+    stop = [h for h in cfg.custom_hooks if h.type == 'EarlyStoppingHook']
+    assert len(stop) == 1 and (stop[0].patience, stop[0].min_delta) == (stop_patience, 0)
+    assert cfg.default_hooks.checkpoint.save_best == 'coco/bbox_mAP'
+
+
+def test_fewshot_config_refuses_a_shot_glip_has_no_schedule_for(monkeypatch):
+    monkeypatch.setenv('ODINW_SHOT', '2')
+    with pytest.raises(AssertionError, match='shots 1, 3, 5, 10 and 0'):
+        Config.fromfile(FEWSHOT_CFG)
+
+
+def test_glips_schedule_runs_under_the_tuned_runner(tiny_env, base_checkpoint, tmp_path):
+    """The few-shot config's schedule parts on the tiny GLIP, its budget scaled: the split
+    repeated, a validation each epoch, the plateau lowering the learning rate, early
+    stopping ending the run before max_epochs, the stop recorded in cost.json."""
+    from mmdet_sdpt.engine import build_runner
+    from tests.conftest import TINY_CONFIG
+    glip = Config.fromfile(FEWSHOT_CFG)
+    cfg = Config.fromfile(TINY_CONFIG)
+    cfg.model.base_checkpoint = base_checkpoint
+    cfg.train_dataloader.dataset = dict(type='RepeatDataset', times=2,
+                                        dataset=cfg.train_dataloader.dataset)
+    cfg.train_dataloader.sampler = glip.train_dataloader.sampler  # epochs that end
+    cfg.log_processor = dict(by_epoch=True)
+    cfg.train_cfg = dict(glip.train_cfg, max_epochs=6)
+    cfg.param_scheduler = [dict(glip.param_scheduler[0], patience=0)]
+    stop = [h for h in glip.custom_hooks if h.type == 'EarlyStoppingHook'][0]
+    # scaled: any validation not 10 AP points above the best counts as worse
+    cfg.custom_hooks = cfg.custom_hooks + [dict(stop, patience=1, min_delta=10.0)]
+    cfg.default_hooks.checkpoint = dict(glip.default_hooks.checkpoint)
+    cfg.work_dir = str(tmp_path)
+    runner = build_runner(cfg)
+    start_lr = cfg.optim_wrapper.optimizer.lr
+    runner.train()
+    cost = json.load(open(tmp_path / 'cost.json'))
+    assert cost['stopped_early'] and cost['epochs'] == 2 < cost['max_epochs'] == 6
+    assert [v['epoch'] for v in cost['validations']] == [1, 2]
+    repeated = runner.train_dataloader.dataset
+    assert len(repeated) == 2 * len(repeated.dataset)
+    assert runner.optim_wrapper.get_lr()['lr'][0] < start_lr  # the plateau lowered it
+    assert any(f.startswith('best_coco_bbox_mAP_epoch_') for f in os.listdir(tmp_path))
 
 
 @pytest.mark.parametrize('name,train_dir', [
@@ -127,7 +187,8 @@ def test_fewshot_config_reads_the_file_the_sampler_writes(name, train_dir, tmp_p
     monkeypatch.setenv('ODINW_SEED', '30')
     cfg = Config.fromfile(FEWSHOT_CFG)
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    assert len(dataset) == len(written['images']) < len(images)
+    assert type(dataset).__name__ == 'RepeatDataset' and dataset.times == 8  # 1-shot: 8
+    assert len(dataset.dataset) == len(written['images']) < len(images)
     first = written['images'][0]['file_name']
     assert dataset.get_data_info(0)['img_path'] == str(folder / first)
     assert dataset.metainfo['classes'] == classes

@@ -4,7 +4,7 @@ retention, and tabulate, for every method x dataset x shot x seed.
     python tools/fewshot_protocol.py configs/sdpt/tiny-glip_shapeworld.py \
         configs/baselines/full/tiny-glip_shapeworld.py --workers 2 --threads 1
     ODINW_SUITE=odinw13 ODINW_ROOT=data/odinw/ python tools/fewshot_protocol.py \
-        configs/sdpt/glip_t_odinw_fewshot.py --launcher pytorch --gpus 8
+        configs/sdpt/glip_t_odinw_fewshot.py --launcher pytorch --gpus 4
     python tools/fewshot_protocol.py CONFIG --launcher slurm --partition P --gpus 8 --workers 16
 
 Defaults are GLIP's protocol: shots 1, 3, 5, 10 and full data (0) x seeds 3, 30, 300, every
