@@ -230,7 +230,8 @@ def _check_tagged(node: dict) -> None:
         return
     try:
         if kind == 'ndarray':
-            dtype, shape, data = _plain_dtype(node['dtype']), node['shape'], node['data']
+            _plain_dtype(node['dtype'])
+            shape, data = node['shape'], node['data']
             if not (isinstance(shape, list) and all(
                     type(d) is int and d >= 0 for d in shape) and isinstance(data, list)):
                 raise PlainDataError('a tagged array has no list shape and data')
