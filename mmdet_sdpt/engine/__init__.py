@@ -1,4 +1,5 @@
 from .cost import RunCostHook
+from .early_stopping import ResumableEarlyStoppingHook
 from .demo_hooks import ProgressBarHook, ZeroShotComparisonHook
 from .hooks import (AdapterCheckpointHook, DivergenceGuardHook, FrozenSetHook,
                     PlainCheckpointHook, TrainingDivergedError, trainable_table)
@@ -7,7 +8,7 @@ from .runner import (AtomicLocalBackend, DataSampleError, EmptyDatasetError, Tun
                      WorkDirInUseError, build_runner)
 
 __all__ = ['AdapterCheckpointHook', 'DivergenceGuardHook', 'FrozenSetHook',
-           'PlainCheckpointHook', 'RunCostHook', 'TrainingDivergedError', 'AtomicLocalBackend',
+           'PlainCheckpointHook', 'ResumableEarlyStoppingHook', 'RunCostHook', 'TrainingDivergedError', 'AtomicLocalBackend',
            'DataSampleError', 'EmptyDatasetError', 'TunedRunner', 'WorkDirInUseError',
            'build_runner',
            'TrainableOptimWrapperConstructor', 'ProgressBarHook', 'ZeroShotComparisonHook',
