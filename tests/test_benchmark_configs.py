@@ -14,6 +14,13 @@ from tests.conftest import ROOT
 
 LVIS_CFG = osp.join(ROOT, 'configs', 'sdpt', 'glip_t_lvis.py')
 FEWSHOT_CFG = osp.join(ROOT, 'configs', 'sdpt', 'glip_t_odinw_fewshot.py')
+FEWSHOT_CFGS = [osp.join(ROOT, 'configs', 'sdpt', f'{d}_odinw_fewshot.py')
+                for d in ('glip_t', 'glip_l', 'gdino_t', 'mm-gdino_t')] + [
+    osp.join(ROOT, 'configs', 'baselines', m, 'glip_t_odinw_fewshot.py')
+    for m in ('full', 'language_prompt_v2', 'linear_prob')]
+SW_CFGS = [osp.join(ROOT, 'configs', 'sdpt', 'tiny-glip_shapeworld.py'),
+           osp.join(ROOT, 'configs', 'sdpt', 'tiny-gdino_shapeworld.py'),
+           osp.join(ROOT, 'configs', 'baselines', 'lora', 'tiny-glip_shapeworld.py')]
 
 
 def _mmdet_config(name):
@@ -91,26 +98,71 @@ def test_fewshot_config_selects_shot_seed_and_work_dir(monkeypatch):
     assert cfg.test_dataloader.dataset.type == 'ODinWDataset'
 
 
-@pytest.mark.parametrize('shot,copies,lr_patience,stop_patience', [
-    (1, 8, 3, 8), (3, 4, 3, 8), (5, 2, 3, 8), (10, 1, 3, 8), (0, 1, 2, 4)])
-def test_fewshot_config_follows_glips_schedule(shot, copies, lr_patience, stop_patience,
-                                               monkeypatch):
-    """benchmarks/glip_fewshot_protocol.md: 200 epochs of the K-shot split repeated, a
-    validation each, plateau LR x0.1, early stopping on strictly worse AP, no warmup."""
-    monkeypatch.setenv('ODINW_SHOT', str(shot))
-    cfg = Config.fromfile(FEWSHOT_CFG)
+SCHEDULES = [(1, 8, 3, 8), (3, 4, 3, 8), (5, 2, 3, 8), (10, 1, 3, 8), (0, 1, 2, 4)]
+
+
+def _check_schedule(cfg, shot, copies, lr_patience, stop_patience, max_epochs):
     train = cfg.train_dataloader.dataset
     assert (train.type, train.times, train.dataset.shot) == ('RepeatDataset', copies, shot)
-    assert cfg.train_dataloader.batch_size == 1  # x 4 GPUs: GLIP's total batch of 4
+    assert train.dataset.type == 'ODinWFewShotDataset'
+    assert cfg.train_dataloader.sampler.type == 'DefaultSampler'  # epochs that end
     assert (cfg.train_cfg.type, cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval) == (
-        'EpochBasedTrainLoop', 200, 1)
+        'EpochBasedTrainLoop', max_epochs, 1)
     plateau, = cfg.param_scheduler  # no warmup
     assert (plateau.type, plateau.monitor, plateau.rule, plateau.factor, plateau.patience,
             plateau.min_value) == ('ReduceOnPlateauLR', 'coco/bbox_mAP', 'greater', 0.1,
                                    lr_patience, 1e-6)
-    stop = [h for h in cfg.custom_hooks if h.type == 'EarlyStoppingHook']
+    stop = [h for h in cfg.custom_hooks if 'EarlyStopping' in h.type]
     assert len(stop) == 1 and (stop[0].patience, stop[0].min_delta) == (stop_patience, 0)
+    assert stop[0].type == 'ResumableEarlyStoppingHook'  # its count survives a resume
+    assert 'RunCostHook' in [h.type for h in cfg.custom_hooks]
     assert cfg.default_hooks.checkpoint.save_best == 'coco/bbox_mAP'
+    assert cfg.default_hooks.checkpoint.by_epoch
+
+
+@pytest.mark.parametrize('config', FEWSHOT_CFGS, ids=lambda c: osp.relpath(c, ROOT))
+@pytest.mark.parametrize('shot,copies,lr_patience,stop_patience', SCHEDULES)
+def test_fewshot_config_follows_glips_schedule(config, shot, copies, lr_patience,
+                                               stop_patience, monkeypatch):
+    """benchmarks/glip_fewshot_protocol.md: 200 epochs of the K-shot split repeated, a
+    validation each, plateau LR x0.1, early stopping on strictly worse AP, no warmup; the
+    same for every detector's and every method's ODinW few-shot config."""
+    monkeypatch.setenv('ODINW_SHOT', str(shot))
+    cfg = Config.fromfile(config)
+    _check_schedule(cfg, shot, copies, lr_patience, stop_patience, 200)
+    assert cfg.train_dataloader.batch_size == 1  # x 4 GPUs: GLIP's total batch of 4
+    assert f'shot{shot}_seed3' in cfg.work_dir
+
+
+@pytest.mark.parametrize('config', SW_CFGS, ids=osp.basename)
+@pytest.mark.parametrize('shot,copies,lr_patience,stop_patience', SCHEDULES)
+def test_shapeworld_configs_take_the_same_schedule_scaled(config, shot, copies, lr_patience,
+                                                           stop_patience, monkeypatch):
+    """The ShapeWorld configs: GLIP's schedule with at most 60 epochs, batch 2; the first
+    leaderboard's short schedule only when asked for (SW_SCHEDULE=short)."""
+    monkeypatch.setenv('ODINW_SHOT', str(shot))
+    monkeypatch.delenv('SW_SCHEDULE', raising=False)
+    cfg = Config.fromfile(config)
+    _check_schedule(cfg, shot, copies, lr_patience, stop_patience, 60)
+    assert cfg.train_dataloader.batch_size == 2
+    monkeypatch.setenv('SW_SCHEDULE', 'short')
+    short = Config.fromfile(config)
+    assert short.train_cfg.type == 'IterBasedTrainLoop' and short.param_scheduler == []
+    assert not [h for h in short.custom_hooks if 'EarlyStopping' in h.type]
+
+
+@pytest.mark.parametrize('method,lr,weight_decay,keys', [
+    ('full', 1e-4, 0.05, {'language_model': 0.1, 'bias': 2.0}),
+    ('language_prompt_v2', 0.05, 0.25, {}),
+    ('linear_prob', 1e-4, 0.05, {'bias': 2.0})])
+def test_fewshot_baselines_keep_glips_recipes(method, lr, weight_decay, keys):
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'baselines', method,
+                                   'glip_t_odinw_fewshot.py'))
+    assert (cfg.optim_wrapper.optimizer.lr, cfg.optim_wrapper.optimizer.weight_decay) == (
+        lr, weight_decay)
+    custom = cfg.optim_wrapper.get('paramwise_cfg', {}).get('custom_keys', {})
+    assert {k: v['lr_mult'] for k, v in custom.items()} == keys
+    assert cfg.method == method
 
 
 def test_fewshot_config_refuses_a_shot_glip_has_no_schedule_for(monkeypatch):
@@ -134,7 +186,7 @@ def test_glips_schedule_runs_under_the_tuned_runner(tiny_env, base_checkpoint, t
     cfg.log_processor = dict(by_epoch=True)
     cfg.train_cfg = dict(glip.train_cfg, max_epochs=6)
     cfg.param_scheduler = [dict(glip.param_scheduler[0], patience=0)]
-    stop = [h for h in glip.custom_hooks if h.type == 'EarlyStoppingHook'][0]
+    stop = [h for h in glip.custom_hooks if h.type == 'ResumableEarlyStoppingHook'][0]
     # scaled: any validation not 10 AP points above the best counts as worse
     cfg.custom_hooks = cfg.custom_hooks + [dict(stop, patience=1, min_delta=10.0)]
     cfg.default_hooks.checkpoint = dict(glip.default_hooks.checkpoint)

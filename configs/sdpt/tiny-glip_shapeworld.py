@@ -25,8 +25,9 @@ test_dataloader = dict(_delete_=True, **_base_.sw_test_dataloader)
 val_evaluator = dict(_delete_=True, **_base_.sw_val_evaluator)
 test_evaluator = dict(_delete_=True, **_base_.sw_test_evaluator)
 train_cfg = dict(_delete_=True, **_base_.sw_train_cfg)
-param_scheduler = []
+param_scheduler = _base_.sw_param_scheduler
+custom_hooks = _base_.custom_hooks + _base_.sw_custom_hooks
 default_hooks = _base_.sw_default_hooks
-log_processor = dict(by_epoch=False)
+log_processor = _base_.sw_log_processor
 randomness = dict(seed=_base_.odinw_seed)
 optim_wrapper = dict(optimizer=dict(lr=5e-2))
