@@ -9,7 +9,14 @@ retention, and tabulate, for every method x dataset x shot x seed.
 
 Defaults are GLIP's protocol: shots 1, 3, 5, 10 and full data (0) x seeds 3, 30, 300, every
 dataset of the suite (``--suite``, else ODINW_SUITE, else the config's ``odinw_suite``),
-plus one zero-shot evaluation per detector and dataset. Each run's work dir is
+plus one zero-shot evaluation per detector and dataset.
+
+Each method at its best: first a learning-rate sweep (``--lr-factors``, default x1/3, x1,
+x3 of each config's rate) on a declared subset (``--sweep-datasets``, default the first two
+datasets; ``--sweep-shot`` / ``--sweep-seed``, default the first of --shots / --seeds),
+trained only and scored on valid; each method's rate is the factor best on valid averaged
+over the subset (``<work-root>/lr_choice.json``), and the grid trains at it. Nothing is
+selected on test. ``--no-lr-sweep``: every config at its own rate. Each run's work dir is
 ``<work-root>/<detector>/<method>/<dataset>/shot{K}_seed{S}`` (``full_seed{S}``;
 ``zero-shot/<dataset>``); see ``mmdet_sdpt/engine/protocol.py``.
 
@@ -32,7 +39,7 @@ from mmengine.config import DictAction
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmdet_sdpt  # noqa: E402,F401
-from mmdet_sdpt.engine import protocol  # noqa: E402
+from mmdet_sdpt.engine import lr_sweep, protocol  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -56,6 +63,14 @@ def parse_args(argv=None):
                         help='torch threads per in-process worker (0: torch\'s default)')
     parser.add_argument('--gpus', type=int, default=1, help='processes (GPUs) per run')
     parser.add_argument('--partition', help='Slurm partition (--launcher slurm)')
+    parser.add_argument('--lr-factors', type=float, nargs='+', default=list(lr_sweep.FACTORS),
+                        help='the sweep: these multiples of each config\'s learning rate')
+    parser.add_argument('--sweep-datasets', nargs='+',
+                        help='the sweep\'s datasets (default: the first two of the grid)')
+    parser.add_argument('--sweep-shot', type=int, help='default: the first of --shots')
+    parser.add_argument('--sweep-seed', type=int, help='default: the first of --seeds')
+    parser.add_argument('--no-lr-sweep', action='store_true',
+                        help='train every config at its own learning rate')
     parser.add_argument('--dry-run', action='store_true', help='list the runs and stop')
     parser.add_argument('--no-collect', action='store_true')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -73,6 +88,19 @@ def suite_of(args) -> str:
     return named.pop()
 
 
+def data_root(args):
+    return args.data_root or os.environ.get('ODINW_ROOT')
+
+
+def sweep_subset(args, suite, runs) -> dict:
+    """The sweep's declared subset: datasets, shot, seed, factors."""
+    grid = list(dict.fromkeys(r.dataset for r in runs))
+    return dict(datasets=args.sweep_datasets or grid[:2],
+                shot=args.sweep_shot if args.sweep_shot is not None else args.shots[0],
+                seed=args.sweep_seed if args.sweep_seed is not None else args.seeds[0],
+                factors=args.lr_factors)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     missing = [c for c in args.configs if not osp.isfile(c)]
@@ -83,22 +111,37 @@ def main(argv=None) -> int:
     runs = protocol.plan(args.configs, suite, args.work_root, datasets=args.datasets,
                          shots=args.shots, seeds=args.seeds, zero_shot=not args.no_zero_shot,
                          retention=not args.no_retention,
-                         data_root=args.data_root or os.environ.get('ODINW_ROOT'),
+                         data_root=data_root(args),
                          cfg_options=args.cfg_options)
+    sweep = None if args.no_lr_sweep else sweep_subset(args, suite, runs)
     todo = [r for r in runs if not protocol.done(r)]
     print(f'{len(runs)} runs of suite {suite} ({len(runs) - len(todo)} done already)')
     if args.dry_run:
+        if sweep:
+            sweep_runs = lr_sweep.plan_sweep(args.configs, suite, args.work_root,
+                                             data_root=data_root(args),
+                                             cfg_options=args.cfg_options, **sweep)
+            for r in sweep_runs:
+                print(f'{"done" if protocol.done(r) else "todo"}  {r.name}  {r.work_dir}')
         for r in runs:
             print(f'{"done" if protocol.done(r) else "todo"}  {r.name}  {r.work_dir}')
         return 0
+    execute = dict(launcher=args.launcher, workers=args.workers, threads=args.threads,
+                   gpus=args.gpus, partition=args.partition)
     try:
         with protocol.session(args.work_root):
-            failures = protocol.execute_all(runs, args.launcher, workers=args.workers,
-                                            threads=args.threads, gpus=args.gpus,
-                                            partition=args.partition)
+            if sweep:
+                lr_sweep.select_rates(args.configs, suite, args.work_root,
+                                      data_root=data_root(args),
+                                      cfg_options=args.cfg_options, grid=runs,
+                                      **sweep, **execute)
+            failures = protocol.execute_all(runs, **execute)
     except protocol.ProtocolInUseError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
+    except lr_sweep.SweepError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
     status = 0
     if failures:
         print(f'{len(failures)} of {len(runs)} runs failed:', file=sys.stderr)

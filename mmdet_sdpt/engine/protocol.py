@@ -67,6 +67,8 @@ class ProtocolRun:
     retention: Optional[str] = None  # the dataset whose test split measures retention
     data_root: Optional[str] = None
     cfg_options: Dict[str, object] = field(default_factory=dict)
+    evaluate: bool = True  # False: trained only (a learning-rate sweep's run: valid AP only)
+    tag: str = ''  # added to the name (the sweep's learning rate)
 
     @property
     def zero_shot(self) -> bool:
@@ -77,7 +79,8 @@ class ProtocolRun:
         what = 'zero-shot' if self.zero_shot else (
             f'full data, seed {self.seed}' if self.shot == 0 else
             f'{self.shot}-shot, seed {self.seed}')
-        return f'{self.detector} {self.method} / {self.dataset} / {what}'
+        return f'{self.detector} {self.method} / {self.dataset} / {what}' + (
+            f' / {self.tag}' if self.tag else '')
 
     def env(self) -> Dict[str, str]:
         env = dict(ODINW_DATASET=self.dataset, ODINW_SUITE=self.suite,
@@ -178,7 +181,7 @@ def trained(run: ProtocolRun) -> bool:
 
 
 def tested(run: ProtocolRun) -> bool:
-    return test_result(run.work_dir) is not None
+    return not run.evaluate or test_result(run.work_dir) is not None
 
 
 def retention_tested(run: ProtocolRun) -> bool:

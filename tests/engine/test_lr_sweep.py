@@ -1,0 +1,120 @@
+"""mmdet_sdpt/engine/lr_sweep.py: the sweep's runs (rates, layout, trained only), the choice
+(the best mean valid AP over the sweep's datasets, ties to the recipe, never a test result)
+and its application to the grid."""
+import glob
+import json
+import os
+import os.path as osp
+
+import pytest
+
+from mmdet_sdpt.engine import lr_sweep, protocol
+from tests.conftest import ROOT
+
+SDPT = osp.join(ROOT, 'configs', 'sdpt', 'tiny-glip_shapeworld.py')
+LORA = osp.join(ROOT, 'configs', 'baselines', 'lora', 'tiny-glip_shapeworld.py')
+
+
+def finish(run, valid, test=None):
+    """A trained sweep run: its cost.json's best valid AP (and, to check that it is never
+    read, a test result)."""
+    os.makedirs(run.work_dir, exist_ok=True)
+    open(osp.join(run.work_dir, protocol.TRAINED), 'w').write('trained\n')
+    with open(osp.join(run.work_dir, 'cost.json'), 'w') as f:
+        json.dump(dict(best=dict(key='coco/bbox_mAP', epoch=3,
+                                 metrics={'coco/bbox_mAP': valid})), f)
+    if test is not None:
+        stamp = osp.join(run.work_dir, '20260101_000000')
+        os.makedirs(stamp)
+        json.dump({'coco/bbox_mAP': test}, open(osp.join(stamp, '20260101_000000.json'), 'w'))
+
+
+def test_sweep_runs_scale_each_configs_rate_and_are_trained_only(tmp_path):
+    runs = lr_sweep.plan_sweep([SDPT, LORA], 'shapeworld', str(tmp_path), ['Synonyms', 'Aerial'],
+                               shot=3, seed=3)
+    assert len(runs) == 2 * 3 * 2 and not any(r.zero_shot for r in runs)
+    lrs = {(r.method, r.dataset): [] for r in runs}
+    for r in runs:
+        lrs[(r.method, r.dataset)].append(r.cfg_options[lr_sweep.LR_KEY])
+        assert r.retention is None and not r.evaluate and (r.shot, r.seed) == (3, 3)
+        assert r.work_dir.startswith(osp.join(str(tmp_path), 'lr_sweep', 'x'))
+    assert lrs[('sdpt', 'Synonyms')] == pytest.approx([0.05 / 3, 0.05, 0.15])
+    assert lrs[('lora', 'Aerial')] == pytest.approx([1e-3 / 3, 1e-3, 3e-3])
+    assert len({r.work_dir for r in runs}) == len(runs) and len({r.name for r in runs}) == len(runs)
+    run = runs[0]
+    assert not protocol.done(run)
+    os.makedirs(run.work_dir)
+    open(osp.join(run.work_dir, protocol.TRAINED), 'w').close()
+    assert protocol.done(run)  # no test, no retention: trained is done
+
+
+def test_choice_is_the_best_mean_on_valid_never_test(tmp_path):
+    runs = lr_sweep.plan_sweep([SDPT, LORA], 'shapeworld', str(tmp_path), ['Synonyms', 'Aerial'],
+                               shot=3, seed=3)
+    valid = {  # (method, factor index) -> valid AP on (Synonyms, Aerial)
+        ('sdpt', 0): (0.50, 0.10), ('sdpt', 1): (0.40, 0.30), ('sdpt', 2): (0.70, 0.05),
+        ('lora', 0): (0.30, 0.30), ('lora', 1): (0.30, 0.30), ('lora', 2): (0.20, 0.10)}
+    for r in runs:
+        i = [0.05 / 3, 0.05, 0.15, 1e-3 / 3, 1e-3, 3e-3].index(
+            pytest.approx(r.cfg_options[lr_sweep.LR_KEY])) % 3
+        v = valid[(r.method, i)][r.dataset == 'Aerial']
+        finish(r, v, test=1.0 - v)  # a test AP that would choose the other way
+    choice = lr_sweep.choose(runs)
+    sdpt, lora = choice['tiny-glip sdpt'], choice['tiny-glip lora']
+    # sdpt: means 0.30, 0.35, 0.375 -> x3; its valid means are reported per factor
+    assert sdpt['factor'] == pytest.approx(3.0) and sdpt['lr'] == pytest.approx(0.15)
+    assert sdpt['valid'] == {'x0.333': 0.3, 'x1': 0.35, 'x3': 0.375}
+    assert sdpt['recipe_lr'] == pytest.approx(0.05)
+    # lora: x1/3 and x1 tie at 0.30: the recipe's own rate
+    assert lora['factor'] == pytest.approx(1.0) and lora['lr'] == pytest.approx(1e-3)
+    assert sorted(sdpt['datasets']) == ['Aerial', 'Synonyms']
+
+    path = lr_sweep.save_choice(str(tmp_path), choice, dict(datasets=['Synonyms']))
+    assert lr_sweep.load_choice(str(tmp_path))['choice'] == json.load(open(path))['choice']
+    grid = protocol.plan([SDPT, LORA], 'shapeworld', str(tmp_path / 'grid'),
+                         datasets=['Thermal'], shots=[10], seeds=[30])
+    lr_sweep.apply(grid, choice)
+    assert [r.cfg_options.get(lr_sweep.LR_KEY) for r in grid] == [
+        None, pytest.approx(0.15), pytest.approx(1e-3)]  # zero-shot: untouched
+
+
+def test_a_sweep_run_without_a_valid_score_stops_the_choice(tmp_path):
+    runs = lr_sweep.plan_sweep([SDPT], 'shapeworld', str(tmp_path), ['Synonyms'], shot=3,
+                               seed=3, factors=[1.0, 3.0])
+    finish(runs[0], 0.5)
+    os.makedirs(runs[1].work_dir)
+    with pytest.raises(lr_sweep.SweepError, match='no valid score.*RunCostHook'):
+        lr_sweep.choose(runs)
+
+
+def test_a_grid_run_trained_at_another_rate_is_not_reused(tmp_path):
+    grid = protocol.plan([SDPT], 'shapeworld', str(tmp_path), datasets=['Thermal'], shots=[3],
+                         seeds=[3], zero_shot=False)
+    run, = grid
+    os.makedirs(run.work_dir)
+    open(osp.join(run.work_dir, protocol.TRAINED), 'w').close()
+    with open(osp.join(run.work_dir, 'tiny-glip_shapeworld.py'), 'w') as f:
+        f.write('optim_wrapper = dict(optimizer=dict(lr=0.05))\n')  # as mmengine dumps it
+    lr_sweep.apply(grid, {'tiny-glip sdpt': dict(lr=0.05)})  # the same rate: kept
+    with pytest.raises(lr_sweep.SweepError, match=r'trained at lr 0.05, but the sweep chose '
+                       r'0.15: delete .*shot3_seed3'):
+        lr_sweep.apply(grid, {'tiny-glip sdpt': dict(lr=0.15)})
+
+
+def test_the_grid_reuses_the_sweep_run_at_the_chosen_rate(tmp_path):
+    sweep = lr_sweep.plan_sweep([SDPT], 'shapeworld', str(tmp_path), ['Synonyms'], shot=3,
+                                seed=3, factors=[1.0, 3.0])
+    for r, valid in zip(sweep, (0.2, 0.6)):
+        finish(r, valid)
+        open(osp.join(r.work_dir, 'best_coco_bbox_mAP_epoch_2.pth'), 'w').write(r.work_dir)
+    grid = protocol.plan([SDPT], 'shapeworld', str(tmp_path), datasets=['Synonyms', 'Aerial'],
+                         shots=[3, 10], seeds=[3], zero_shot=False)
+    choice = lr_sweep.choose(sweep)
+    lr_sweep.apply(grid, choice)
+    assert lr_sweep.reuse(grid, sweep, choice, log=lambda *_: None) == 1
+    same = [r for r in grid if (r.dataset, r.shot) == ('Synonyms', 3)][0]
+    # the x3 run (chosen), not the x1 one; the others train
+    assert open(protocol.best_checkpoint(same.work_dir)).read() == sweep[1].work_dir
+    assert [protocol.trained(r) for r in grid] == [r is same for r in grid]
+    assert not protocol.tested(same) and not glob.glob(same.work_dir + '.copying')
+    assert lr_sweep.reuse(grid, sweep, choice) == 0  # once
