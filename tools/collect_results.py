@@ -26,13 +26,23 @@ that have results, naming the suite's datasets that have none. Writes OUT.md, OU
 a bar chart for a single method), atomically. The suite's dataset list comes from the
 suite registry (``mmdet_sdpt.datasets.get_suite``: mmdet's configs for odinw13/35); --suite
 defaults to the one the runs' configs name, else none (average over what is found).
+
+Where the runs recorded their cost (``cost.json``, every tuned config's ``RunCostHook``),
+OUT.md also gets the cost per method and shot (training time, time to the best-on-valid
+checkpoint, best and last epoch, early stops) and the anytime view (the best method on
+valid at each training budget; OUT_anytime.png: valid AP against training seconds); where
+retention was measured, the Pareto view (target AP vs base AP kept; OUT_pareto.png) and the
+best method keeping at least --retention-floor of the base AP.
 """
 import argparse
+import os.path as osp
 import sys
 
 from mmdet_sdpt.datasets import suite_names
 from mmdet_sdpt.evaluation import (find_runs, leaderboard, summarize, to_markdown,
                                    write_outputs)
+from mmdet_sdpt.evaluation import cost_views, tradeoff
+from mmdet_sdpt.utils.atomic_io import atomic_write
 
 
 def parse_args(argv=None):
@@ -42,7 +52,29 @@ def parse_args(argv=None):
     parser.add_argument('--suite', choices=list(suite_names()) + ['none'],
                         help="datasets the average is over (default: the runs' configs')")
     parser.add_argument('--out', default='results', help='output stem: OUT.md/.csv/.png')
+    parser.add_argument('--retention-floor', type=float, default=tradeoff.DEFAULT_FLOOR,
+                        help='share of the base AP a method must keep (default 0.9)')
     return parser.parse_args(argv)
+
+
+def views(runs, boards, metric: str, stem: str, floor: float) -> str:
+    """The cost, anytime and Pareto views as markdown; their figures beside ``stem``."""
+    text = ''
+    costs = cost_views.read_costs(runs, metric)
+    if costs:
+        budgets = cost_views.default_budgets(costs)
+        cost_views.plot_anytime(costs, budgets, stem + '_anytime.png')
+        text += ('\n## Cost (training wall time; the best-on-valid checkpoint)\n\n'
+                 + cost_views.cost_markdown(costs)
+                 + '\n## Anytime (best method on valid at each training budget; '
+                 f'{osp.basename(stem)}_anytime.png)\n\n'
+                 + cost_views.anytime_markdown(costs, budgets))
+    pareto = tradeoff.tradeoff_markdown(boards, floor)
+    if pareto:
+        tradeoff.plot_pareto(boards, stem + '_pareto.png', floor)
+        text += (f'\n## Target AP vs base AP kept ({osp.basename(stem)}_pareto.png)\n\n'
+                 + pareto)
+    return text
 
 
 def main(argv=None) -> int:
@@ -64,7 +96,10 @@ def main(argv=None) -> int:
     tables = summarize(runs, args.metric, suite)
     boards = leaderboard(runs, args.metric, suite)
     paths = write_outputs(tables, args.metric, args.out, boards)
-    print(to_markdown(tables, args.metric, boards))
+    extra = views(runs, boards, args.metric, paths['md'][:-3], args.retention_floor)
+    if extra:
+        atomic_write(paths['md'], open(paths['md']).read() + extra)
+    print(to_markdown(tables, args.metric, boards) + extra)
     for table in tables:
         if table.missing:
             print(f'WARNING: {table.label}: the average is over {len(table.averaged)} of '

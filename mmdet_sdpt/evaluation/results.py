@@ -538,7 +538,7 @@ def to_csv(tables: Sequence[ShotTable], metric: str,
     return buf.getvalue()
 
 
-def _save_figure(fig, path: str, rect=(0, 0, 1, 1)) -> str:
+def save_figure(fig, path: str, rect=(0, 0, 1, 1)) -> str:
     import matplotlib.pyplot as plt
     fig.tight_layout(rect=rect)  # rect: the part of the figure the panels may fill
     try:
@@ -594,7 +594,7 @@ def plot_boards(boards: Sequence[Board], metric: str, path: str) -> str:
     ax2.set_ylabel('base-domain AP kept (% of zero-shot)')
     ax2.axhline(100, color='grey', lw=0.5)
     ax2.set_title('retention vs target AP', fontsize=9)
-    return _save_figure(fig, path, rect=(0, legend_height + 0.01, 1, 1))
+    return save_figure(fig, path, rect=(0, legend_height + 0.01, 1, 1))
 
 
 def plot(tables: Sequence[ShotTable], metric: str, path: str) -> str:
@@ -617,7 +617,7 @@ def plot(tables: Sequence[ShotTable], metric: str, path: str) -> str:
         ax.set_ylabel(f'{metric} (%)')
         ax.set_title(f'{table.label}: average {_pct(table.mean, table.std)} '
                      f'({table.short_note})', fontsize=9)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def write_outputs(tables: Sequence[ShotTable], metric: str, out: str,
