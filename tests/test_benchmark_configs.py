@@ -171,11 +171,11 @@ def test_fewshot_config_refuses_a_shot_glip_has_no_schedule_for(monkeypatch):
         Config.fromfile(FEWSHOT_CFG)
 
 
-def test_glips_schedule_runs_under_the_tuned_runner(tiny_env, base_checkpoint, tmp_path):
+def scaled_schedule(base_checkpoint, work_dir, max_epochs, resume_hook=True):
     """The few-shot config's schedule parts on the tiny GLIP, its budget scaled: the split
-    repeated, a validation each epoch, the plateau lowering the learning rate, early
-    stopping ending the run before max_epochs, the stop recorded in cost.json."""
-    from mmdet_sdpt.engine import build_runner
+    repeated twice, a validation each epoch, the plateau at patience 0, the stop at patience
+    1 where any validation not 10 AP points above the best counts as worse (so epoch 1 is
+    the best and the run stops after epoch 2)."""
     from tests.conftest import TINY_CONFIG
     glip = Config.fromfile(FEWSHOT_CFG)
     cfg = Config.fromfile(TINY_CONFIG)
@@ -184,13 +184,22 @@ def test_glips_schedule_runs_under_the_tuned_runner(tiny_env, base_checkpoint, t
                                         dataset=cfg.train_dataloader.dataset)
     cfg.train_dataloader.sampler = glip.train_dataloader.sampler  # epochs that end
     cfg.log_processor = dict(by_epoch=True)
-    cfg.train_cfg = dict(glip.train_cfg, max_epochs=6)
+    cfg.train_cfg = dict(glip.train_cfg, max_epochs=max_epochs)
     cfg.param_scheduler = [dict(glip.param_scheduler[0], patience=0)]
-    stop = [h for h in glip.custom_hooks if h.type == 'ResumableEarlyStoppingHook'][0]
-    # scaled: any validation not 10 AP points above the best counts as worse
-    cfg.custom_hooks = cfg.custom_hooks + [dict(stop, patience=1, min_delta=10.0)]
+    stop, = [h for h in glip.custom_hooks if h.type == 'ResumableEarlyStoppingHook']
+    again = [h for h in glip.custom_hooks if h.type == 'ValidateResumedEpochHook']
+    cfg.custom_hooks = cfg.custom_hooks + [dict(stop, patience=1, min_delta=10.0)] + (
+        again if resume_hook else [])
     cfg.default_hooks.checkpoint = dict(glip.default_hooks.checkpoint)
-    cfg.work_dir = str(tmp_path)
+    cfg.work_dir = str(work_dir)
+    return cfg
+
+
+def test_glips_schedule_runs_under_the_tuned_runner(tiny_env, base_checkpoint, tmp_path):
+    """The split repeated, a validation each epoch, the plateau lowering the learning rate,
+    early stopping ending the run before max_epochs, the stop recorded in cost.json."""
+    from mmdet_sdpt.engine import build_runner
+    cfg = scaled_schedule(base_checkpoint, tmp_path, max_epochs=6)
     runner = build_runner(cfg)
     start_lr = cfg.optim_wrapper.optimizer.lr
     runner.train()
@@ -200,7 +209,35 @@ def test_glips_schedule_runs_under_the_tuned_runner(tiny_env, base_checkpoint, t
     repeated = runner.train_dataloader.dataset
     assert len(repeated) == 2 * len(repeated.dataset)
     assert runner.optim_wrapper.get_lr()['lr'][0] < start_lr  # the plateau lowered it
+    assert [v['lr'] for v in cost['validations']] == [start_lr, start_lr]  # what each trained at
     assert any(f.startswith('best_coco_bbox_mAP_epoch_') for f in os.listdir(tmp_path))
+
+
+@pytest.mark.parametrize('resume_hook', [True, False], ids=['with', 'without'])
+def test_a_resumed_run_validates_its_checkpoint_epoch_first(tiny_env, base_checkpoint,
+                                                            tmp_path, resume_hook):
+    """epoch_1.pth is written before epoch 1's validation: resumed from it, the run
+    validates epoch 1 first and stops after epoch 2 as uninterrupted; without
+    ValidateResumedEpochHook the stop counts from epoch 2 and the run trains a third."""
+    from mmdet_sdpt.engine import build_runner
+    first = build_runner(scaled_schedule(base_checkpoint, tmp_path, max_epochs=1,
+                                         resume_hook=resume_hook))
+    first.train()  # as if killed after epoch 1's checkpoint
+    cfg = scaled_schedule(base_checkpoint, tmp_path, max_epochs=6, resume_hook=resume_hook)
+    cfg.resume, cfg.load_from = True, str(tmp_path / 'epoch_1.pth')
+    resumed = build_runner(cfg)
+    validated = []
+    real = resumed.val_loop.run
+
+    def run():
+        validated.append(resumed.epoch)
+        return real()
+    resumed.val_loop.run = run
+    resumed.train()
+    if resume_hook:
+        assert validated == [1, 2] and resumed.epoch == 2  # as the uninterrupted run
+    else:
+        assert validated == [2, 3] and resumed.epoch == 3
 
 
 @pytest.mark.parametrize('name,train_dir', [

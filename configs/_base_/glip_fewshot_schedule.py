@@ -31,6 +31,10 @@ fewshot_param_scheduler = [
 # count survives a resume (mmdet_sdpt/engine/early_stopping.py)
 fewshot_stopping = dict(type='ResumableEarlyStoppingHook', monitor='coco/bbox_mAP',
                         rule='greater', min_delta=0.0, patience=fewshot_stop_patience)
+# a run resumed from an epoch checkpoint validates that epoch first (mmengine saves the
+# checkpoint before the epoch's validation): the plateau, the stop and the best checkpoint
+# then see what the uninterrupted run saw (mmdet_sdpt/engine/resume_validation.py)
+fewshot_hooks = [fewshot_stopping, dict(type='ValidateResumedEpochHook')]
 # the best-on-valid checkpoint is tested; one epoch checkpoint kept to resume from
 fewshot_checkpoint = dict(by_epoch=True, interval=1, max_keep_ckpts=1,
                           save_best='coco/bbox_mAP', rule='greater')

@@ -65,7 +65,7 @@ sw_train_cfg = (
     if sw_schedule == 'glip' else
     dict(type='IterBasedTrainLoop', max_iters=sw_iters, val_interval=sw_iters // 2))
 sw_param_scheduler = _base_.fewshot_param_scheduler if sw_schedule == 'glip' else []
-sw_custom_hooks = [_base_.fewshot_stopping] if sw_schedule == 'glip' else []
+sw_custom_hooks = _base_.fewshot_hooks if sw_schedule == 'glip' else []
 sw_default_hooks = dict(
     logger=dict(interval=10, log_metric_by_epoch=sw_schedule == 'glip'),
     checkpoint=_base_.fewshot_checkpoint if sw_schedule == 'glip' else dict(

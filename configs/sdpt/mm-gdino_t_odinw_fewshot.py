@@ -19,5 +19,5 @@ train_dataloader = dict(
                               shot=odinw_shot, seed=odinw_seed)))
 train_cfg = dict(_delete_=True, **_base_.fewshot_train_cfg)
 param_scheduler = _base_.fewshot_param_scheduler
-custom_hooks = _base_.custom_hooks + [_base_.fewshot_stopping]
+custom_hooks = _base_.custom_hooks + _base_.fewshot_hooks
 default_hooks = dict(checkpoint=_base_.fewshot_checkpoint)

@@ -4,11 +4,13 @@ from .demo_hooks import ProgressBarHook, ZeroShotComparisonHook
 from .hooks import (AdapterCheckpointHook, DivergenceGuardHook, FrozenSetHook,
                     PlainCheckpointHook, TrainingDivergedError, trainable_table)
 from .optim import TrainableOptimWrapperConstructor
+from .resume_validation import ValidateResumedEpochHook
 from .runner import (AtomicLocalBackend, DataSampleError, EmptyDatasetError, TunedRunner,
                      WorkDirInUseError, build_runner)
 
 __all__ = ['AdapterCheckpointHook', 'DivergenceGuardHook', 'FrozenSetHook',
-           'PlainCheckpointHook', 'ResumableEarlyStoppingHook', 'RunCostHook', 'TrainingDivergedError', 'AtomicLocalBackend',
+           'PlainCheckpointHook', 'ResumableEarlyStoppingHook', 'RunCostHook',
+           'TrainingDivergedError', 'ValidateResumedEpochHook', 'AtomicLocalBackend',
            'DataSampleError', 'EmptyDatasetError', 'TunedRunner', 'WorkDirInUseError',
            'build_runner',
            'TrainableOptimWrapperConstructor', 'ProgressBarHook', 'ZeroShotComparisonHook',

@@ -6,7 +6,8 @@ only, so a run killed and resumed (``--resume``, or the protocol's rerun after `
 starts counting from scratch and trains up to ``patience`` validations longer than the same
 run uninterrupted. This one keeps both in the message hub, which every checkpoint saves: a
 resumed run goes on with the count it had when its checkpoint was written (the validation of
-that checkpoint's own epoch, which the resumed loop does not repeat, is the one thing lost).
+that checkpoint's own epoch, which mmengine's resumed loop skips, is run again by
+``ValidateResumedEpochHook``).
 A run that had already decided to stop stops at once when resumed.
 """
 from mmdet.registry import HOOKS
