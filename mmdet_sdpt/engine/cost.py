@@ -7,8 +7,9 @@ Every tuned config records, for its run:
   checkpoint carries it and ``--resume`` goes on from it);
 - ``iterations`` / ``epochs`` done, against ``max_iters`` / ``max_epochs``, and
   ``stopped_early`` (an early-stopping hook ended it before the schedule did);
-- ``validations``: each validation's iteration, epoch, seconds of training so far and
-  metrics: valid AP against training seconds, the run's anytime curve;
+- ``validations``: each validation's iteration, epoch, seconds of training so far, the
+  learning rate the epoch trained at (the first parameter group's: a plateau's cut shows)
+  and metrics: valid AP against training seconds, the run's anytime curve;
 - ``best``: the validation that was best on the checkpoint hook's ``save_best`` key (else the
   first metric), with its seconds: the time to the best checkpoint.
 
@@ -57,7 +58,7 @@ class RunCostHook(Hook):
             return
         validations = list(runner.message_hub.get_info(_VALIDATIONS, None) or [])
         validations.append(dict(iter=runner.iter, epoch=runner.epoch,
-                                seconds=round(self._seconds(), 3),
+                                seconds=round(self._seconds(), 3), lr=_lr(runner),
                                 metrics={k: _number(v) for k, v in (metrics or {}).items()}))
         runner.message_hub.update_info(_VALIDATIONS, validations)
         runner.message_hub.update_info(_SECONDS, self._seconds())
@@ -105,6 +106,13 @@ def best_validation(runner, validations: list) -> Optional[dict]:
     pick = max if rule == 'greater' else min
     best = pick(scored, key=lambda v: v['metrics'][key])
     return dict(best, key=key)
+
+
+def _lr(runner) -> Optional[float]:
+    try:
+        return float(runner.optim_wrapper.get_lr()['lr'][0])
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return None
 
 
 def _number(value):
