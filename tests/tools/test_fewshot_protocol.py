@@ -175,28 +175,48 @@ def _kill_group(pid):
         pass
 
 
+def _scaled_schedule():
+    """--cfg-options scaling GLIP's schedule of the ShapeWorld config to a CI budget: 4
+    epochs; the plateau at patience 0 and the stop at patience 2, for both of which any
+    validation not 10 AP points above the best counts as worse: epoch 1 is the best, the learning rate is
+    cut after epoch 2 and the run stops after epoch 3, one before its max_epochs."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(SW_GLIP)
+    stop, = [i for i, h in enumerate(cfg.custom_hooks)
+             if h.type == 'ResumableEarlyStoppingHook']
+    return ['train_cfg.max_epochs=4', 'param_scheduler.0.patience=0',
+            'param_scheduler.0.threshold=10', 'param_scheduler.0.threshold_rule=abs',
+            f'custom_hooks.{stop}.patience=2', f'custom_hooks.{stop}.min_delta=10']
+
+
 def _tool(work_root, env, *extra):
     return [sys.executable, TOOL, SW_GLIP, '--datasets', 'Synonyms', 'OneClass',
-            '--shots', '1', '--seeds', '3', '--work-root', work_root, *extra,
-            '--cfg-options', 'train_cfg.max_iters=8', 'train_cfg.val_interval=4',
-            'default_hooks.checkpoint.interval=2']
+            '--shots', '1', '--seeds', '3', '--work-root', work_root,
+            '--lr-factors', '1', '3', '--sweep-datasets', 'Synonyms', *extra,
+            '--cfg-options', *_scaled_schedule()]
 
 
 @pytest.mark.skipif(not osp.isfile(osp.join(ROOT, 'assets', 'shapeworld',
                                             'tiny-glip_shapeworld_base.pth')),
                     reason='the committed ShapeWorld base is missing')
 def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
+    """GLIP's protocol on a CI budget: the learning-rate sweep (x1, x3 on Synonyms), the
+    grid at the chosen rate (the sweep's own run reused), the split repeated, a validation
+    each epoch, the plateau, the early stop; best-on-valid tested, retention, collected;
+    `kill -9` half-way through the first sweep run and resumed."""
     work_root = str(tmp_path / 'protocol')
     env = dict(os.environ, ODINW_ROOT=str(tmp_path / 'data'), SHAPEWORLD_SCALE='0.25',
                PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
-    env.pop('ODINW_SUITE', None)
-    first = osp.join(work_root, 'tiny-glip', 'sdpt', 'Synonyms', 'shot1_seed3')
+    for name in ('ODINW_SUITE', 'SW_SCHEDULE'):
+        env.pop(name, None)
+    first = osp.join(work_root, 'lr_sweep', 'x1', 'tiny-glip', 'sdpt', 'Synonyms',
+                     'shot1_seed3')
     log_file = open(tmp_path / 'first.log', 'w')  # a file: a full pipe would block it
     proc = subprocess.Popen(_tool(work_root, env), cwd=ROOT, env=env, text=True,
                             stdout=log_file, stderr=subprocess.STDOUT,
                             start_new_session=True)
     deadline = time.time() + 400
-    while not osp.isfile(osp.join(first, 'iter_2.pth')):
+    while not osp.isfile(osp.join(first, 'epoch_1.pth')):
         assert proc.poll() is None, open(tmp_path / 'first.log').read()[-3000:]
         assert time.time() < deadline, 'no checkpoint in time'
         time.sleep(0.2)
@@ -214,19 +234,35 @@ def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
     assert not osp.isfile(osp.join(first, protocol.TRAINED))
 
     out = subprocess.run(_tool(work_root, env), cwd=ROOT, env=env, text=True,
-                         capture_output=True, timeout=900)
+                         capture_output=True, timeout=1200)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-4000:]
-    assert '[done] tiny-glip zero-shot / Synonyms' in log  # finished before the kill
-    assert 'resumed' in log.lower() and osp.isfile(osp.join(first, 'iter_8.pth'))
+    # resumed where it was killed, epoch 1's validation first (its checkpoint predates it)
+    assert 'resumed' in log.lower() and 'whose validation its checkpoint predates' in log
+    resumed = json.load(open(osp.join(first, 'cost.json')))
+    assert [v['epoch'] for v in resumed['validations']][:2] == [1, 2]
+
+    # the rate: chosen on valid over the sweep, applied to the grid, the sweep's run reused
+    choice = json.load(open(osp.join(work_root, 'lr_choice.json')))
+    picked = choice['choice']['tiny-glip sdpt']
+    assert picked['factor'] in (1.0, 3.0) and set(picked['valid']) == {'x1', 'x3'}
+    assert choice['subset'] == dict(datasets=['Synonyms'], shot=1, seed=3, factors=[1.0, 3.0])
+    assert 'trained by the sweep' in log and 'learning rate of tiny-glip sdpt: ' in log
     for dataset in ('Synonyms', 'OneClass'):
         run = osp.join(work_root, 'tiny-glip', 'sdpt', dataset, 'shot1_seed3')
         assert protocol.test_result(run) and protocol.test_result(osp.join(run, 'retention'))
-        assert any(f.startswith('best_coco_bbox_mAP_iter_') for f in os.listdir(run))
+        assert any(f.startswith('best_coco_bbox_mAP_epoch_') for f in os.listdir(run))
+        cost = json.load(open(osp.join(run, 'cost.json')))
+        # stopped early after epoch 3 of 4; trained at the chosen rate, cut by the plateau
+        assert cost['stopped_early'] and cost['epochs'] == 3 < cost['max_epochs'] == 4
+        rates = [v['lr'] for v in cost['validations']]
+        assert rates[0] == pytest.approx(picked['lr']) and rates[2] < rates[1] == rates[0]
         # the retention test is the same model on the base-domain split, kept apart
         target = json.load(open(protocol.test_result(run)))
         kept = json.load(open(protocol.test_result(osp.join(run, 'retention'))))
         assert target['coco/bbox_mAP'] != kept['coco/bbox_mAP'] or target != kept
+    # the repeated split: an epoch of the 1-shot run is its images x 8 copies / batch 2
+    assert cost['iterations'] % cost['epochs'] == 0 and cost['iterations'] // 3 >= 8 // 2
 
     with open(osp.join(work_root, 'results.csv')) as f:
         rows = list(csv.DictReader(f))
@@ -243,12 +279,13 @@ def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
     assert '### Leaderboard, 1-shot' in md and '| tiny-glip sdpt |' in md
 
     # everything done: a third call trains and tests nothing
-    stamps = sorted(os.listdir(first))
+    grid_run = osp.join(work_root, 'tiny-glip', 'sdpt', 'OneClass', 'shot1_seed3')
+    stamps = sorted(os.listdir(grid_run))
     again = subprocess.run(_tool(work_root, env, '--no-collect'), cwd=ROOT, env=env, text=True,
                            capture_output=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert '4 runs of suite shapeworld (4 done already)' in again.stdout
-    assert sorted(os.listdir(first)) == stamps
+    assert sorted(os.listdir(grid_run)) == stamps
 
 
 def test_a_config_inheriting_a_method_is_named_by_its_own_folder(tmp_path):
