@@ -3,7 +3,7 @@
     python tools/collect_results.py work_dirs/glip_t_odinw_fewshot --suite odinw13 --out results
     python tools/collect_results.py work_dirs/protocol --suite shapeworld --out results
     python tools/collect_results.py WORK_DIR [WORK_DIR ...] [--metric coco/bbox_mAP] \
-        [--suite odinw13|odinw35|shapeworld|...|none] [--out results]
+        [--suite odinw13|odinw35|shapeworld|path/to/folder|...|none] [--out results]
 
 Every work dir at or below the arguments in which ``tools/test.py`` ran counts as a run
 (``<work_dir>/<timestamp>/<timestamp>.json``; the newest test wins). Its dataset, shot K and
@@ -35,10 +35,13 @@ retention was measured, the Pareto view (target AP vs base AP kept; OUT_pareto.p
 best method keeping at least --retention-floor of the base AP.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
-from mmdet_sdpt.datasets import suite_names
+from mmdet_sdpt.datasets import get_suite
+from mmdet_sdpt.datasets.suites import (IMPORTS_ENV, SuiteError, import_suite_modules,
+                                        is_folder_suite)
 from mmdet_sdpt.evaluation import (find_runs, leaderboard, summarize, to_markdown,
                                    write_outputs)
 from mmdet_sdpt.evaluation import cost_views, tradeoff
@@ -49,8 +52,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Tabulate a suite's test results")
     parser.add_argument('work_dirs', nargs='+', help='run work dirs, or folders holding them')
     parser.add_argument('--metric', default='coco/bbox_mAP')
-    parser.add_argument('--suite', choices=list(suite_names()) + ['none'],
-                        help="datasets the average is over (default: the runs' configs')")
+    parser.add_argument('--suite',
+                        help="datasets the average is over: a registered suite, a folder in "
+                        "GLIP's ODinW layout, or none (default: the runs' configs')")
+    parser.add_argument('--import', dest='imports', nargs='+', default=[], metavar='MODULE',
+                        help='modules that register suites')
     parser.add_argument('--out', default='results', help='output stem: OUT.md/.csv/.png')
     parser.add_argument('--retention-floor', type=float, default=tradeoff.DEFAULT_FLOOR,
                         help='share of the base AP a method must keep (default 0.9)')
@@ -79,6 +85,18 @@ def views(runs, boards, metric: str, stem: str, floor: float) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.imports:
+        os.environ[IMPORTS_ENV] = ','.join(
+            [m for m in os.environ.get(IMPORTS_ENV, '').split(',') if m] + args.imports)
+    try:
+        import_suite_modules()
+        if args.suite not in (None, 'none'):
+            args.suite = osp.abspath(args.suite) if is_folder_suite(args.suite) \
+                else args.suite
+            get_suite(args.suite)
+    except (SuiteError, ImportError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     runs = find_runs(args.work_dirs)
     if not runs:
         print(f'error: no test results (<work_dir>/<timestamp>/<timestamp>.json) under '
@@ -93,6 +111,13 @@ def main(argv=None) -> int:
             return 1
         suite = named.pop() if named else None
     suite = None if suite == 'none' else suite
+    try:
+        if suite is not None:
+            suite = osp.abspath(suite) if is_folder_suite(suite) else suite
+            get_suite(suite)
+    except SuiteError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     tables = summarize(runs, args.metric, suite)
     boards = leaderboard(runs, args.metric, suite)
     paths = write_outputs(tables, args.metric, args.out, boards)

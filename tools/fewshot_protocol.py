@@ -9,7 +9,17 @@ retention, and tabulate, for every method x dataset x shot x seed.
 
 Defaults are GLIP's protocol: shots 1, 3, 5, 10 and full data (0) x seeds 3, 30, 300, every
 dataset of the suite (``--suite``, else ODINW_SUITE, else the config's ``odinw_suite``),
-plus one zero-shot evaluation per detector and dataset.
+plus one zero-shot evaluation per detector and dataset. A suite is a registered name
+(odinw13, odinw35, shapeworld; one registered in code is found through the configs'
+``custom_imports`` or ``--import MODULE``) or **a folder of your own** in GLIP's ODinW
+layout, ``<folder>/<Name>/{train,valid,test}/annotations_without_background.json`` plus
+images (``--suite path/to/folder``; ``mmdet_sdpt/datasets/suites.py``).
+
+The preflight checks the data before anything trains (``--dry-run`` prints it too): every
+split file there and parsing, its images there, its categories and the suite's classes the
+same, enough train images of each class for each shot, the retention split there; one line
+per problem naming the file and the fix, and nothing runs while there is one
+(``mmdet_sdpt/datasets/preflight.py``).
 
 Each method at its best: first a learning-rate sweep (``--lr-factors``, default x1/3, x1,
 x3 of each config's rate) on a declared subset (``--sweep-datasets``, default the first two
@@ -39,13 +49,19 @@ from mmengine.config import DictAction
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmdet_sdpt  # noqa: E402,F401
+from mmdet_sdpt.datasets.preflight import preflight  # noqa: E402
+from mmdet_sdpt.datasets.suites import (IMPORTS_ENV, SuiteError,  # noqa: E402
+                                        import_suite_modules, is_folder_suite)
 from mmdet_sdpt.engine import lr_sweep, protocol  # noqa: E402
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('configs', nargs='+', help='one config per method')
-    parser.add_argument('--suite', help='default: ODINW_SUITE, else the configs\' odinw_suite')
+    parser.add_argument('--suite', help='a registered suite or a folder in GLIP\'s ODinW '
+                        'layout (default: ODINW_SUITE, else the configs\' odinw_suite)')
+    parser.add_argument('--import', dest='imports', nargs='+', default=[], metavar='MODULE',
+                        help='modules that register suites (also imported by every worker)')
     parser.add_argument('--data-root', help='default: ODINW_ROOT, else the suite\'s root')
     parser.add_argument('--datasets', nargs='+', help='default: every dataset of the suite')
     parser.add_argument('--shots', type=int, nargs='+', default=[1, 3, 5, 10, 0],
@@ -79,13 +95,28 @@ def parse_args(argv=None):
 
 
 def suite_of(args) -> str:
+    """The suite's name, a folder's as an absolute path (every worker finds it)."""
     if args.suite or os.environ.get('ODINW_SUITE'):
-        return args.suite or os.environ['ODINW_SUITE']
-    named = {protocol.config_identity(c)['suite'] for c in args.configs} - {None}
-    if len(named) != 1:
-        raise SystemExit(f'error: the configs name suites {sorted(named) or "none"}: '
-                         'pass --suite')
-    return named.pop()
+        suite = args.suite or os.environ['ODINW_SUITE']
+    else:
+        named = {protocol.config_identity(c)['suite'] for c in args.configs} - {None}
+        if len(named) != 1:
+            raise SystemExit(f'error: the configs name suites {sorted(named) or "none"}: '
+                             'pass --suite')
+        suite = named.pop()
+    return osp.abspath(suite) if is_folder_suite(suite) else suite
+
+
+def import_suites(args) -> None:
+    """Import what registers suites before the suite is looked up: --import (passed on to
+    the workers in ODINW_SUITE_IMPORTS) and the configs' custom_imports."""
+    from mmengine.config import Config
+    if args.imports:
+        old = [m for m in os.environ.get(IMPORTS_ENV, '').split(',') if m]
+        os.environ[IMPORTS_ENV] = ','.join(dict.fromkeys(old + args.imports))
+        import_suite_modules()
+    for config in args.configs:
+        Config.fromfile(config)  # imports its custom_imports
 
 
 def data_root(args):
@@ -107,15 +138,31 @@ def main(argv=None) -> int:
     if missing:
         print(f'error: config not found: {", ".join(missing)}', file=sys.stderr)
         return 2
-    suite = suite_of(args)
-    runs = protocol.plan(args.configs, suite, args.work_root, datasets=args.datasets,
-                         shots=args.shots, seeds=args.seeds, zero_shot=not args.no_zero_shot,
-                         retention=not args.no_retention,
-                         data_root=data_root(args),
-                         cfg_options=args.cfg_options)
+    try:
+        import_suites(args)
+        suite = suite_of(args)
+        runs = protocol.plan(args.configs, suite, args.work_root, datasets=args.datasets,
+                             shots=args.shots, seeds=args.seeds,
+                             zero_shot=not args.no_zero_shot,
+                             retention=not args.no_retention, data_root=data_root(args),
+                             cfg_options=args.cfg_options)
+    except (SuiteError, KeyError, ImportError) as err:
+        print(f'error: {err.args[0] if err.args else err}', file=sys.stderr)
+        return 2
     sweep = None if args.no_lr_sweep else sweep_subset(args, suite, runs)
     todo = [r for r in runs if not protocol.done(r)]
     print(f'{len(runs)} runs of suite {suite} ({len(runs) - len(todo)} done already)')
+    problems = preflight(suite, list(dict.fromkeys(r.dataset for r in runs)),
+                         shots=args.shots, data_root=data_root(args),
+                         retention=not args.no_retention)
+    print(f'preflight: {len(problems)} problems in the data' if problems else
+          'preflight: the data of every run is there and agrees with the suite')
+    for problem in problems:
+        print(f'  {problem}')
+    if problems and not args.dry_run:
+        print(f'error: nothing was run: fix the {len(problems)} problems above first',
+              file=sys.stderr)
+        return 1
     if args.dry_run:
         if sweep:
             sweep_runs = lr_sweep.plan_sweep(args.configs, suite, args.work_root,
