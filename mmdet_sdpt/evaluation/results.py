@@ -304,10 +304,28 @@ class Board:
     shot: Optional[int]
     rows: List[BoardRow]
     datasets: List[str]
+    suite: Optional[str] = None
 
     @property
     def label(self) -> str:
         return shot_label(self.shot)
+
+    @property
+    def has_retention(self) -> bool:
+        return any(r.retained is not None for r in self.rows)
+
+    def why_no_retention(self) -> str:
+        """What a board without a base-AP-kept column says instead."""
+        if self.suite is not None:
+            try:
+                from ..datasets import get_suite
+                if not get_suite(self.suite).retention:
+                    return ('base AP kept: not measured, there is no retention split in this '
+                            'suite (a suite file\'s `retention` names one)')
+            except (ValueError, KeyError):
+                pass
+        return ('base AP kept: not measured, no run has a retention test '
+                '(tools/fewshot_protocol.py without --no-retention writes them)')
 
 
 def harmonic_mean(a: float, b: float) -> float:
@@ -368,7 +386,7 @@ def leaderboard(runs: Sequence[Run], metric: str = 'coco/bbox_mAP',
             rows.append(row)
         rows.sort(key=lambda r: -(r.target.mean if r.target.mean is not None else -1))
         datasets = list(dict.fromkeys(d.dataset for r in rows for d in r.target.rows))
-        boards.append(Board(shot, rows, datasets))
+        boards.append(Board(shot, rows, datasets, suite))
     return boards
 
 
@@ -439,22 +457,25 @@ def paired_difference(runs: Sequence[Run], a: str, b: str, shot: Optional[int],
 def board_markdown(boards: Sequence[Board], metric: str) -> str:
     lines = []
     for board in boards:
+        kept_columns = board.has_retention
         lines += [f'### Leaderboard, {board.label} ({metric} x 100; mean ± std over seeds)',
                   '',
-                  '| method | ' + ' | '.join(board.datasets) +
-                  ' | average | base AP kept (%) | harmonic mean |',
-                  '|---|' + '---:|' * (len(board.datasets) + 3)]
+                  '| method | ' + ' | '.join(board.datasets) + ' | average |' +
+                  (' base AP kept (%) | harmonic mean |' if kept_columns else ''),
+                  '|---|' + '---:|' * (len(board.datasets) + (3 if kept_columns else 1))]
         for row in board.rows:
             per = {r.dataset: r for r in row.target.rows}
             cells = [_pct(per[d].mean) if d in per else '-' for d in board.datasets]
             kept = row.retained
             lines.append(
                 f'| {row.label} | ' + ' | '.join(cells) +
-                f' | **{_pct(row.target.mean, row.target.std)}** | '
-                f'{_pct(kept.mean, kept.std) if kept else "-"} | '
-                f'{_pct(row.hm, row.hm_std)} |')
+                f' | **{_pct(row.target.mean, row.target.std)}** |' +
+                (f' {_pct(kept.mean, kept.std) if kept else "-"} | '
+                 f'{_pct(row.hm, row.hm_std)} |' if kept_columns else ''))
         notes = {r.target.average_note for r in board.rows}
         lines += ['', 'average over ' + '; '.join(sorted(notes)), '']
+        if not kept_columns:
+            lines += [board.why_no_retention(), '']
     return '\n'.join(lines)
 
 
@@ -558,7 +579,10 @@ def plot_boards(boards: Sequence[Board], metric: str, path: str) -> str:
     labels = list(dict.fromkeys(r.label for b in boards for r in b.rows))
     legend_rows = (len(labels) + 3) // 4  # the legend: 4 series a row, below the panels
     height = 4.8 + 0.2 * legend_rows
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, height))
+    retention = any(b.has_retention for b in boards)  # else no empty right panel
+    fig, axes = plt.subplots(1, 2 if retention else 1, figsize=(12 if retention else 7,
+                                                                 height), squeeze=False)
+    ax1, ax2 = axes[0][0], axes[0][1] if retention else None
     shots = [b.shot for b in boards]
     xs = {s: i for i, s in enumerate(shots)}
     markers = 'osD^v<>pPX*h'
@@ -577,7 +601,7 @@ def plot_boards(boards: Sequence[Board], metric: str, path: str) -> str:
                          color=colour, marker=markers[i % len(markers)], capsize=3,
                          label=label)
         for b, r in rows:
-            if r.retained is not None and r.retained.mean is not None:
+            if ax2 is not None and r.retained is not None and r.retained.mean is not None:
                 ax2.scatter(100 * r.target.mean, 100 * r.retained.mean, color=colour,
                             marker=markers[i % len(markers)])
                 ax2.annotate(shot_label(r.target.shot),
@@ -590,10 +614,11 @@ def plot_boards(boards: Sequence[Board], metric: str, path: str) -> str:
     fig.legend(*ax1.get_legend_handles_labels(), loc='lower center', fontsize=7,
                ncol=min(4, max(1, len(labels))), frameon=False)
     legend_height = 0.2 * legend_rows / height
-    ax2.set_xlabel(f'average {metric} on the targets (%)')
-    ax2.set_ylabel('base-domain AP kept (% of zero-shot)')
-    ax2.axhline(100, color='grey', lw=0.5)
-    ax2.set_title('retention vs target AP', fontsize=9)
+    if ax2 is not None:
+        ax2.set_xlabel(f'average {metric} on the targets (%)')
+        ax2.set_ylabel('base-domain AP kept (% of zero-shot)')
+        ax2.axhline(100, color='grey', lw=0.5)
+        ax2.set_title('retention vs target AP', fontsize=9)
     return save_figure(fig, path, rect=(0, legend_height + 0.01, 1, 1))
 
 
