@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os
 import os.path as osp
+import shutil
 import statistics
 
 import pytest
@@ -272,3 +273,26 @@ def test_paired_differences_over_datasets_and_seeds(tmp_path):
     # zero-shot (run once) pairs with every seed of the other method
     zs = paired_difference(runs, 'tiny-glip sdpt', 'tiny-glip zero-shot', 3)
     assert zs.n == 6 and zs.low > 0 and zs.verdict == 'tiny-glip sdpt > tiny-glip zero-shot'
+
+
+def test_a_leaderboard_without_retention_says_why_and_draws_one_panel(tmp_path, monkeypatch):
+    from mmdet_sdpt.evaluation import find_runs, leaderboard, results
+    root = str(tmp_path / 'protocol')
+    for d in ('Synonyms', 'Thermal'):
+        for method, ap in (('zero-shot', 0.1), ('sdpt', 0.5), ('full', 0.6)):
+            work_dir = write_protocol_run(root, 'tiny-glip', method, d, 3, 3, ap, 0.5)
+            shutil.rmtree(osp.join(work_dir, 'retention'))  # run with --no-retention
+    boards = leaderboard(find_runs([root]), 'coco/bbox_mAP', 'shapeworld')
+    md = results.board_markdown(boards, 'coco/bbox_mAP')
+    assert 'base AP kept (%)' not in md and 'harmonic mean' not in md
+    assert 'no run has a retention test' in md  # shapeworld has a retention split
+    figures = []
+    monkeypatch.setattr(results, 'save_figure', lambda fig, path, **k: figures.append(fig))
+    results.plot_boards(boards, 'coco/bbox_mAP', str(tmp_path / 'x.png'))
+    assert len(figures[0].axes) == 1  # no empty retention panel
+    kept = str(tmp_path / 'kept')
+    for method, ap in (('zero-shot', 0.1), ('sdpt', 0.5)):
+        write_protocol_run(kept, 'tiny-glip', method, 'Synonyms', 3, 3, ap, 0.5)
+    results.plot_boards(leaderboard(find_runs([kept]), 'coco/bbox_mAP', 'shapeworld'),
+                        'coco/bbox_mAP', str(tmp_path / 'y.png'))
+    assert len(figures[1].axes) == 2
