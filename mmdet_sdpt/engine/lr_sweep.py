@@ -167,6 +167,17 @@ def apply(runs: Sequence[ProtocolRun], choice: Dict[str, dict]) -> None:
                     f'{picked["lr"]:.3g}: delete {run.work_dir} to train it again')
 
 
+def _checkpointed(run: ProtocolRun) -> bool:
+    """Whether a trained run still holds its checkpoint (one restored from an archive of
+    results does not: its grid twin then trains itself)."""
+    from .protocol import best_checkpoint
+    try:
+        best_checkpoint(run.work_dir)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def reuse(runs: Sequence[ProtocolRun], sweep_runs: Sequence[ProtocolRun],
           choice: Dict[str, dict], log=print) -> int:
     """Copy each trained sweep run at its method's chosen rate into the grid run of the
@@ -179,7 +190,7 @@ def reuse(runs: Sequence[ProtocolRun], sweep_runs: Sequence[ProtocolRun],
     for s in sweep_runs:
         picked = choice.get(f'{s.detector} {s.method}')
         if picked and math.isclose(float(s.cfg_options[LR_KEY]), picked['lr'],
-                                   rel_tol=1e-6) and trained(s):
+                                   rel_tol=1e-6) and trained(s) and _checkpointed(s):
             chosen[(s.config, s.dataset, s.shot, s.seed)] = s
     copied = 0
     for run in runs:

@@ -118,3 +118,8 @@ def test_the_grid_reuses_the_sweep_run_at_the_chosen_rate(tmp_path):
     assert [protocol.trained(r) for r in grid] == [r is same for r in grid]
     assert not protocol.tested(same) and not glob.glob(same.work_dir + '.copying')
     assert lr_sweep.reuse(grid, sweep, choice) == 0  # once
+    # a sweep run restored from an archive of results (no checkpoint): the grid trains
+    other = [r for r in grid if (r.dataset, r.shot) == ('Synonyms', 10)][0]
+    sweep[1].shot = other.shot
+    os.remove(osp.join(sweep[1].work_dir, 'best_coco_bbox_mAP_epoch_2.pth'))
+    assert lr_sweep.reuse(grid, sweep, choice) == 0 and not osp.exists(other.work_dir)
