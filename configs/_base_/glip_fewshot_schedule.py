@@ -1,6 +1,6 @@
 # GLIP's few-shot fine-tuning schedule from mmengine's parts, for ODINW_SHOT=K (the facts
 # and their sources in microsoft/GLIP: benchmarks/glip_fewshot_protocol.md). A config takes
-# `_base_.fewshot_train_cfg`, `_base_.fewshot_param_scheduler`, `_base_.fewshot_stopping`
+# `_base_.fewshot_train_cfg`, `_base_.fewshot_param_scheduler`, `_base_.fewshot_hooks`
 # and repeats its K-shot train split `_base_.fewshot_copies` times per epoch
 # (configs/sdpt/glip_t_odinw_fewshot.py, configs/_base_/shapeworld_data.py).
 fewshot_shot = {{'$ODINW_SHOT:3'}}

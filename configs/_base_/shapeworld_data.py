@@ -6,7 +6,7 @@
 # a real ODinW download.
 # Every key is named sw_*, so this file sits beside a model base in `_base_`; a config
 # picks the keys up with `_base_.sw_*` (configs/sdpt/tiny-glip_shapeworld.py).
-_base_ = './glip_fewshot_schedule.py'
+_base_ = ['./glip_fewshot_schedule.py', './own_coco_data.py']
 odinw_dataset = '{{$ODINW_DATASET:Synonyms}}'
 odinw_suite = '{{$ODINW_SUITE:shapeworld}}'
 odinw_root = '{{$ODINW_ROOT:auto}}'  # auto: the suite's own root
@@ -14,24 +14,12 @@ odinw_shot = {{'$ODINW_SHOT:3'}}
 odinw_seed = {{'$ODINW_SEED:3'}}
 
 sw_odinw = dict(name=odinw_dataset, suite=odinw_suite, data_root=None if odinw_root == 'auto' else odinw_root)
-sw_meta_keys = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
-                'flip_direction', 'text', 'custom_entities', 'caption_prompt')
-# images at their own size (ShapeWorld draws 128-256 px; small objects stay visible): a
-# resize by 1 only records the scale factor the box post-processing reads
-sw_keep_size = dict(type='Resize', scale_factor=1.0, keep_ratio=True, backend='pillow')
-sw_train_pipeline = [
-    dict(type='LoadImageFromFile', imdecode_backend='pillow', backend_args=None),
-    dict(type='LoadAnnotations', with_bbox=True),
-    sw_keep_size,
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs', meta_keys=sw_meta_keys)
-]
-sw_test_pipeline = [
-    dict(type='LoadImageFromFile', imdecode_backend='pillow', backend_args=None),
-    sw_keep_size,
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs', meta_keys=sw_meta_keys[:5] + sw_meta_keys[7:])
-]
+# the tiny detectors' pipelines, images at their own size (ShapeWorld draws 128-256 px; small
+# objects stay visible): configs/_base_/own_coco_data.py
+sw_meta_keys = _base_.own_meta_keys
+sw_keep_size = _base_.own_keep_size
+sw_train_pipeline = _base_.own_train_pipeline
+sw_test_pipeline = _base_.own_test_pipeline
 sw_fewshot_train = dict(type='ODinWFewShotDataset', split='train', shot=odinw_shot,
                         seed=odinw_seed, **sw_odinw, filter_cfg=dict(filter_empty_gt=True),
                         pipeline=sw_train_pipeline)
