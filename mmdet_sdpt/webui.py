@@ -191,7 +191,7 @@ class AdapterPage:
             run.click(self.detect, inputs, outputs, api_name='detect', concurrency_id='detect')
             if self.examples:  # the page opens on the first example, already detected
                 page.load(self._first_example, [texts, columns, score_thr],
-                          [image, gallery, table, summary], api_name=False,
+                          [image, gallery, table, summary], api_visibility='private',
                           concurrency_id='detect')
         page.queue(max_size=self.queue_size, default_concurrency_limit=self.concurrency)
         _answer_busy(page)

@@ -96,6 +96,9 @@ def test_the_page_api_draws_each_column_from_one_mixed_batch(page, tmp_path, mon
     url = launch(app, port=_free_port(), block=False)
     try:
         client = Client(url, verbose=False)
+        # one endpoint: the page's first-example load is private, not an API named '/False'
+        assert list(client.view_api(print_info=False,
+                                    return_format='dict')['named_endpoints']) == ['/detect']
         gallery, table, summary = client.predict(handle_file(image), TEXT,
                                                  ['b', 'zero-shot', 'a'], thr,
                                                  api_name='/detect')
