@@ -32,21 +32,26 @@ ZERO_SHOT = 'zero-shot'
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    # every default shown ('%(default).0s': said in words, or none to show)
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('images', nargs='+', help='image files')
-    parser.add_argument('--config', required=True, help='the tuned config (base included)')
+    parser.add_argument('--config', required=True, help='the tuned config (base included)%(default).0s')
     parser.add_argument('--adapter', nargs='*', default=[], metavar='NAME=CHECKPOINT',
                         help='adapters to load')
     parser.add_argument('--use', nargs='*', metavar='NAME',
-                        help=f'adapter per image (one for all, or one per image; {ZERO_SHOT!r})')
-    parser.add_argument('--texts', required=True, help="class names separated by ' . '")
-    parser.add_argument('--out-dir', default='outputs')
+                        help=f'adapter per image (one for all, or one per image; {ZERO_SHOT!r}; default: '
+                        'the only adapter loaded, else zero-shot)%(default).0s')
+    parser.add_argument('--texts', required=True, help="class names separated by ' . '%(default).0s")
+    parser.add_argument('--out-dir', default='outputs', help='preds/, vis/ (and compare/)')
     parser.add_argument('--compare', action='store_true',
-                        help='also draw zero-shot and every adapter side by side')
-    parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--score-thr', type=float, default=0.3)
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+                        help='also draw zero-shot and every adapter side by side%(default).0s')
+    parser.add_argument('--batch-size', type=int, default=1, help='images per forward')
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='boxes scoring below it are not drawn (preds/ keeps them all)')
+    parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='key=value overrides of the config%(default).0s')
     return parser.parse_args(argv)
 
 
@@ -77,6 +82,17 @@ def choices(use, adapters, n):
     return [None if u == ZERO_SHOT else u for u in use]
 
 
+def boxes_line(image: str, adapter: str, scores, thr: float) -> str:
+    """How many boxes an image got at the threshold, or that none passed it."""
+    kept = sum(float(s) >= thr for s in scores)
+    if kept:
+        return f'{image} ({adapter}): {kept} boxes at score >= {thr:g}'
+    best = max((float(s) for s in scores), default=None)
+    return (f'{image} ({adapter}): no box at score >= {thr:g}' +
+            (f' (best {best:.3f}): lower --score-thr to draw the weaker ones'
+             if best is not None else ' (nothing predicted)'))
+
+
 def titled(panel, title):
     import cv2
     band = np.full((22, panel.shape[1], 3), 255, dtype=np.uint8)
@@ -102,8 +118,11 @@ def main(argv=None) -> int:
     message = infer.prompt_warning(args.texts)  # printed whatever the warnings filters
     if message:
         print(f'warning: {message}', file=sys.stderr, flush=True)
-    infer(args.images, texts=args.texts, adapter=use, batch_size=args.batch_size,
-          out_dir=args.out_dir, no_save_pred=False, pred_score_thr=args.score_thr)
+    found = infer(args.images, texts=args.texts, adapter=use, batch_size=args.batch_size,
+                  out_dir=args.out_dir, no_save_pred=False, pred_score_thr=args.score_thr)
+    for image, name, pred in zip(args.images, use, found['predictions']):
+        print(boxes_line(osp.basename(image), name or ZERO_SHOT, pred['scores'],
+                         args.score_thr))
     print(f'wrote {osp.join(args.out_dir, "preds")} and {osp.join(args.out_dir, "vis")}')
     if args.compare:
         folder = osp.join(args.out_dir, 'compare')

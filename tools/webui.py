@@ -34,26 +34,28 @@ DEMO_EXAMPLES = 'data/demo/transfer/test/0000[0-5].png'
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--config', default=DEMO_CONFIG)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--config', default=DEMO_CONFIG, help='the tuned config (its base)')
+    # '%(default).0s' prints nothing: these defaults are said in words, not as None
     parser.add_argument('--adapter', nargs='*', metavar='NAME=CHECKPOINT',
-                        help=f'adapters to load (default: {DEMO_ADAPTER})')
+                        help=f'adapters to load (default: {DEMO_ADAPTER})%(default).0s')
     parser.add_argument('--texts', default=DEMO_TEXTS, help='class names the page starts with')
-    parser.add_argument('--examples', nargs='*', help='example images (default: the demo\'s)')
-    parser.add_argument('--score-thr', type=float, default=0.3)
-    parser.add_argument('--host', default='127.0.0.1')
-    parser.add_argument('--port', type=int, default=7860)
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--examples', nargs='*',
+                        help='example images (default: the demo\'s)%(default).0s')
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='the slider\'s first value: boxes below it are not drawn')
+    parser.add_argument('--host', default='127.0.0.1', help='the address the page listens on')
+    parser.add_argument('--port', type=int, default=7860, help='its port')
+    parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
     parser.add_argument('--max-megapixels', type=float, default=DEFAULT_MAX_PIXELS / 1e6,
-                        help='largest image (width x height), checked before decoding '
-                        '(default: %(default)g)')
+                        help='largest image (width x height), checked before decoding')
     parser.add_argument('--max-upload-mb', type=float, default=DEFAULT_MAX_BYTES / 2**20,
-                        help='largest upload in MiB (default: %(default)g)')
-    parser.add_argument('--concurrency', type=int, default=2,
-                        help='requests run at once (default: %(default)s)')
+                        help='largest upload in MiB')
+    parser.add_argument('--concurrency', type=int, default=2, help='requests run at once')
     parser.add_argument('--queue-size', type=int, default=10,
-                        help='requests that may wait; the next is told the page is busy '
-                        '(default: %(default)s)')
+                        help='requests that may wait; the next is told the page is busy')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
     if min(args.max_megapixels, args.max_upload_mb) <= 0 or args.concurrency < 1 \

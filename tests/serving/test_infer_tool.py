@@ -31,6 +31,16 @@ def test_the_tool_writes_mmdets_outputs_per_adapter_and_the_comparison(glip, tmp
                '--compare', '--cfg-options', f'model.base_checkpoint={cfg.model.base_checkpoint}')
     assert res.returncode == 0, res.stderr[-2000:]
     assert 'token cap' not in res.stderr  # a prompt that fits: no warning
+    # each image's box count at the threshold; none passing is said, with the way out
+    assert re.search(r'img0.png \(a\): (\d+ boxes|no box) at score >= 0.3', res.stdout)
+    none = _run(images[1], '--config', TINY_CONFIG, '--texts', TEXT, '--score-thr', '1',
+                '--out-dir', str(tmp_path / 'none'), '--cfg-options',
+                f'model.base_checkpoint={cfg.model.base_checkpoint}')
+    assert none.returncode == 0, none.stderr[-2000:]
+    assert re.search(r'img1.png \(zero-shot\): no box at score >= 1 \(best 0\.\d+\): lower '
+                     '--score-thr', none.stdout), none.stdout
+    helped = _run('--help')
+    assert '(default: 0.3)' in helped.stdout and '(default: outputs)' in helped.stdout
     infer = TunedInferencer(cfg, adapters=paths, device='cpu')
     for image, name in zip(images, ('a', 'b')):
         stem = osp.splitext(osp.basename(image))[0]
