@@ -64,7 +64,10 @@ class ODinWDataset(CocoDataset):
 
     def __init__(self, name: str, split: str = 'train', data_root: Optional[str] = None,
                  suite: str = 'odinw13', ann_file: str = None, **kwargs):
-        layout = odinw_layout(name, split, data_root, suite, prepare=True)
+        # a generated suite writes the split on full_init, not here: a lazy build (serving
+        # reads the classes of the config's test set) writes nothing
+        layout = odinw_layout(name, split, data_root, suite)
+        self._layout_args = (name, split, data_root, suite)
         self.odinw_name = name
         kwargs.setdefault('caption_prompt', layout['entry'].get('caption_prompt'))
         kwargs.setdefault('return_classes', True)
@@ -73,3 +76,8 @@ class ODinWDataset(CocoDataset):
             data_root=layout['data_root'], ann_file=ann_file or layout['ann_file'],
             data_prefix=dict(img=layout['img_prefix']),
             **kwargs)
+
+    def full_init(self) -> None:
+        if not self._fully_initialized:
+            odinw_layout(*self._layout_args, prepare=True)
+        super().full_init()

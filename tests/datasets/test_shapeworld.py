@@ -126,3 +126,18 @@ def test_odinw_classes_read_the_generated_suite(tmp_path, monkeypatch):
     base = ODinWDataset(name='BaseColours', split='valid', suite='shapeworld', data_root=root,
                         test_mode=True, pipeline=[])
     assert base.metainfo['classes'] == tuple(COLOURS)
+
+
+def test_a_lazy_build_writes_no_data(tmp_path, monkeypatch):
+    """Serving reads the classes of a config's test set with lazy_init: nothing is written
+    until the data are loaded."""
+    import mmdet_sdpt  # noqa: F401
+    from mmdet_sdpt.datasets import ODinWDataset
+    monkeypatch.setenv('SHAPEWORLD_SCALE', '0.1')
+    root = tmp_path / 'sw'
+    ds = ODinWDataset(name='Thermal', split='test', suite='shapeworld', data_root=str(root),
+                      test_mode=True, pipeline=[], lazy_init=True)
+    assert ds.metainfo['classes'] == SHAPEWORLD_DATASETS['Thermal']['classes']
+    assert not root.exists()
+    ds.full_init()
+    assert len(ds) and osp.isfile(osp.join(str(root), 'Thermal', 'test', ANN_NAME))
