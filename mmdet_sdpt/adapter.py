@@ -65,12 +65,33 @@ def _differences(theirs: dict, ours: dict) -> str:
                      for k in keys)
 
 
+def _tunes_base_tensors(method: str) -> bool:
+    """Whether the registered tuner of ``method`` trains base tensors (its class says)."""
+    from .registry import TUNERS
+    return any(getattr(cls, 'method', None) == method and
+               getattr(cls, 'tunes_base_tensors', False)
+               for cls in TUNERS.module_dict.values())
+
+
 def check_adapter_meta(model: nn.Module, meta: dict, source: str = 'checkpoint',
                        allow_base_mismatch: bool = False) -> None:
     """Raise :class:`AdapterMismatchError` if an adapter's ``meta['adapter']`` (its tuner
     and base) does not describe ``model``."""
     model = unwrap(model)
     ours = adapter_meta(model)
+    theirs_method, our_method = meta['tuner'].get('method'), ours['tuner'].get('method')
+    if theirs_method != our_method:
+        if _tunes_base_tensors(theirs_method):
+            raise AdapterMismatchError(
+                f'{source} is a {theirs_method} checkpoint: {theirs_method} trains the base\'s '
+                f'own tensors, so each of its checkpoints is a model of its own, not an '
+                f'adapter for this {our_method} model. Use it as the checkpoint of its own '
+                f'config (tools/test.py THAT_CONFIG CHECKPOINT), or write it out as a plain '
+                'mmdet model with tools/merge_adapter.py.')
+        raise AdapterMismatchError(
+            f'{source} holds a {theirs_method} adapter, but this model tunes with '
+            f'{our_method}. Fix: load it with a {theirs_method} config (the one it was '
+            'trained with).')
     if meta['tuner'] != ours['tuner']:
         raise AdapterMismatchError(
             f'{source} was tuned with another {meta["tuner"].get("method")} setting than this '

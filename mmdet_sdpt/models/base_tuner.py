@@ -19,6 +19,9 @@ class BaseTuner:
     """Base class of tuners. Subclasses set ``method`` and implement ``inject``."""
 
     method = ''
+    # True for tuners that train base tensors (linear probe, BitFit, full fine-tuning): each
+    # checkpoint is then a model of its own, never an adapter to switch on one base
+    tunes_base_tensors = False
 
     def inject(self, detector: nn.Module) -> None:
         raise NotImplementedError

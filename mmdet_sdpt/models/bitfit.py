@@ -26,6 +26,7 @@ class BitFit(BaseTuner):
     """
 
     method = 'BitFit'
+    tunes_base_tensors = True
 
     def __init__(self, parts: Sequence[str] = ('backbone', 'neck', 'bbox_head',
                                                'language_model')):

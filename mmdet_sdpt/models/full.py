@@ -8,6 +8,7 @@ class FullFineTuning(BaseTuner):
     and how the demo's tiny base detector is pretrained)."""
 
     method = 'full'
+    tunes_base_tensors = True
 
     def inject(self, detector) -> None:
         pass

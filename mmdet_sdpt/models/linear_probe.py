@@ -28,6 +28,7 @@ class LinearProbe(BaseTuner):
     dot_product_projection_text, log_scale, bias_lang, bias0}`` train, all else is frozen."""
 
     method = 'linear_prob'
+    tunes_base_tensors = True
 
     def __init__(self):
         self._tuned: List[str] = []  # names of the tuned tensors, found at inject

@@ -134,3 +134,20 @@ def test_runner_init_weights_keeps_the_base_weights(builder, request, base_check
     before = {k: v.clone() for k, v in model.state_dict().items()}
     model.init_weights()
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_checkpoint_of_another_method_is_named_for_what_it_is(build_tiny, base_checkpoint):
+    """A full fine-tuning (or linear probe, BitFit) checkpoint is a model of its own; another
+    method's adapter needs its own config: both said in one line, not as field differences."""
+    from mmdet_sdpt.adapter import adapter_meta, check_adapter_meta
+    model = _tuned(build_tiny, base_checkpoint)
+    meta = adapter_meta(model)
+    for method in ('full', 'linear_prob', 'BitFit'):
+        with pytest.raises(AdapterMismatchError, match=f'is a {method} checkpoint: {method} '
+                           "trains the base's own tensors.*a model of its own, not an adapter "
+                           'for this SDPT model.*tools/test.py THAT_CONFIG CHECKPOINT'):
+            check_adapter_meta(model, dict(meta, tuner=dict(method=method)))
+    lora = dict(meta, tuner=dict(method='LoRA', rank=4, targets=['q']))
+    with pytest.raises(AdapterMismatchError, match='holds a LoRA adapter, but this model tunes '
+                       'with SDPT. Fix: load it with a LoRA config'):
+        check_adapter_meta(model, lora)
