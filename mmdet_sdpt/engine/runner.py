@@ -476,6 +476,15 @@ class TunedRunner(Runner):
             if 'need at least one array to concatenate' not in str(err):
                 raise
             raise _empty_dataset_error(dataloader['dataset']) from None
+        except TypeError as err:
+            if 'unexpected keyword argument' not in str(err):
+                raise
+            kind = (dataloader.get('dataset') or {}).get('type', 'the dataset')
+            raise TypeError(
+                f'{err}: the {kind} config holds a key its class does not take, kept from a '
+                'base config whose dataset was another type (e.g. the demo\'s `part`). Fix: '
+                'replace the whole dataset, dataset=dict(_delete_=True, type=..., ...), or '
+                'inherit configs/own_data/*.py for a COCO dataset of your own.') from err
         if len(loader.dataset) == 0:
             raise _empty_dataset_error(dataloader['dataset'])
         for dataset in _leaf_datasets(loader.dataset):

@@ -101,7 +101,9 @@ def test_no_checkpoint_is_saved_from_non_finite_tensors():
 
 # ---- data -------------------------------------------------------------------------------------
 def loader_cfg(root, ann='annotations/train.json', classes=('circle', 'square', 'triangle')):
+    from mmdet.utils import register_all_modules
     from mmengine.config import Config
+    register_all_modules()  # mmdet's scope, whichever test runs first
     cfg = Config.fromfile(TINY_CONFIG).train_dataloader
     cfg.dataset.update(data_root=str(root) + '/', ann_file=ann, metainfo=dict(classes=classes))
     return cfg
@@ -136,6 +138,14 @@ def test_boxes_of_categories_missing_from_the_prompt_are_counted(data_copy, monk
     lines.clear()
     TunedRunner.build_dataloader(loader_cfg(data_copy))  # all classes: no word
     assert not [m for m in lines if 'dropped' in m]
+
+
+def test_a_dataset_key_kept_from_another_base_names_the_fix(data_copy):
+    cfg = loader_cfg(data_copy)
+    cfg.dataset.update(type='CocoDataset', part='transfer')  # the demo's key, merged in
+    with pytest.raises(TypeError, match="unexpected keyword argument 'part': the CocoDataset "
+                       r'config holds a key.*_delete_=True.*configs/own_data'):
+        TunedRunner.build_dataloader(cfg)
 
 
 def test_an_annotation_file_without_images_is_named(data_copy):
