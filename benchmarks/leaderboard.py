@@ -2,14 +2,25 @@
 protocol (tools/fewshot_protocol.py's runs, tools/collect_results.py's tables), with paired
 confidence intervals of the differences.
 
-    python benchmarks/leaderboard.py                       # the README's grid, ~2 h on 2 cores
+    python benchmarks/leaderboard.py                       # the README's grid (hours: README)
     python benchmarks/leaderboard.py --calibrate           # zero-shot and full only
     python benchmarks/leaderboard.py --readme README.md    # also refresh the README's table
+    python benchmarks/leaderboard.py --schedule short --restore --collect-only  # the old table
+
+Schedule (``--schedule``, the configs' SW_SCHEDULE): ``glip`` (default), GLIP's few-shot
+protocol with ShapeWorld's scaled budget (configs/_base_/shapeworld_data.py): each method's
+learning rate first chosen on valid by a sweep (x1/3, x1, x3 of its config's rate on
+--sweep-datasets, 3-shot, seed 3; mmdet_sdpt/engine/lr_sweep.py), then the grid at the
+chosen rates, each run stopped early on valid. ``short``: the first leaderboard's 30/40
+iterations at each config's own rate, kept (benchmarks/results/short_schedule/) as the
+ranking the converged one is compared with (Kendall's tau).
 
 Grid (defaults): on the tiny GLIP, zero-shot, SDPT (all layers; last layer), full
 fine-tuning, linear probe, language_prompt_v2, LoRA, BitFit, MaPLe and MuDPT; on the tiny
 Grounding DINO, zero-shot, SDPT and full fine-tuning; every dataset of the suite, 3- and
-10-shot, seeds 3, 30, 300. Runs go to --work-root in the protocol's layout and are resumable
+10-shot. Seeds (``SEEDS``): under ``glip``, seeds 3 and 30 at 3-shot and seed 3 at 10-shot,
+the grid cut to fit the 2-core machine (converged runs take about 5x the short schedule's;
+README); under ``short``, seeds 3, 30, 300 at both shots, as that grid ran. Runs go to --work-root in the protocol's layout and are resumable
 (run the command again after a kill). ``--workers`` in-process workers of ``--threads``
 torch threads each share the cores.
 
@@ -46,8 +57,15 @@ GLIP_METHODS = ('sdpt', 'sdpt_last1', 'full', 'linear_prob', 'language_prompt_v2
                 'bitfit', 'maple', 'mudpt')
 GDINO_METHODS = ('sdpt', 'full')
 SUITE = 'shapeworld'
-ARCHIVE = osp.join(ROOT, 'benchmarks', 'results', 'leaderboard_runs.tar.gz')
+RESULTS = osp.join(ROOT, 'benchmarks', 'results')
+SHORT = 'short_schedule'  # the first grid's results: benchmarks/results/short_schedule/
+SWEEP = dict(datasets=['Synonyms', 'NovelShapes'], shot=3, seed=3)
+# each schedule's default seeds: --seeds, and --shot-seeds where a shot has others
+SEEDS = dict(glip=dict(seeds=[3, 30], shot_seeds=['10=3']),
+             short=dict(seeds=[3, 30, 300], shot_seeds=[]))
 CLOCK = 'wall_seconds.json'
+COST = 'cost.json'
+CHOICE = 'lr_choice.json'  # mmdet_sdpt.engine.lr_sweep.CHOICE_FILE
 BEGIN, END = '<!-- leaderboard:begin -->', '<!-- leaderboard:end -->'
 
 
@@ -60,26 +78,69 @@ def config_of(method: str, detector: str) -> str:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--work-root', default=osp.join(ROOT, 'work_dirs', 'leaderboard'))
-    parser.add_argument('--out', default=osp.join(ROOT, 'benchmarks', 'results', 'leaderboard'))
+    parser.add_argument('--schedule', choices=['glip', 'short'], default='glip')
+    parser.add_argument('--work-root', help='default: work_dirs/leaderboard[_short]')
+    parser.add_argument('--out', help='default: benchmarks/results[/short_schedule]/leaderboard')
     parser.add_argument('--methods', nargs='+', default=list(GLIP_METHODS))
     parser.add_argument('--gdino-methods', nargs='*', default=list(GDINO_METHODS))
     parser.add_argument('--datasets', nargs='+')
     parser.add_argument('--shots', type=int, nargs='+', default=[3, 10])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[3, 30, 300])
+    parser.add_argument('--seeds', type=int, nargs='+',
+                        help='default: 3 30 (--schedule glip), 3 30 300 (short)')
+    parser.add_argument('--shot-seeds', nargs='+', metavar='SHOT=SEED[,SEED]',
+                        help='other seeds for a shot (default: 10=3 under --schedule glip, '
+                        'the grid cut to fit the machine: README)')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--calibrate', action='store_true',
                         help='zero-shot and full fine-tuning on the tiny GLIP only')
     parser.add_argument('--collect-only', action='store_true')
     parser.add_argument('--readme', help='README to refresh between the leaderboard markers')
-    parser.add_argument('--archive', default=ARCHIVE,
-                        help="results of the finished runs, written at the end ('' : none)")
+    parser.add_argument('--archive',
+                        help="results of the finished runs, written at the end ('' : none; "
+                        "default: beside --out's default, leaderboard_runs.tar.gz)")
     parser.add_argument('--restore', action='store_true',
                         help='unpack --archive into --work-root first (resume elsewhere)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='key=value applied to every run (e.g. train_cfg.max_iters=50)')
-    return parser.parse_args(argv)
+                        help='key=value applied to every run (e.g. train_cfg.max_epochs=5)')
+    parser.add_argument('--sweep-datasets', nargs='+', default=SWEEP['datasets'])
+    parser.add_argument('--sweep-shot', type=int, default=SWEEP['shot'])
+    parser.add_argument('--sweep-seed', type=int, default=SWEEP['seed'])
+    parser.add_argument('--lr-factors', type=float, nargs='+')
+    parser.add_argument('--no-lr-sweep', action='store_true',
+                        help='every method at its config\'s rate (always so for --schedule '
+                        'short)')
+    parser.add_argument('--compare', default=osp.join(RESULTS, SHORT, 'leaderboard.json'),
+                        help="the ranking to compare with ('' : none)")
+    args = parser.parse_args(argv)
+    results = RESULTS if args.schedule == 'glip' else osp.join(RESULTS, SHORT)
+    suffix = '' if args.schedule == 'glip' else '_short'
+    args.work_root = args.work_root or osp.join(ROOT, 'work_dirs', 'leaderboard' + suffix)
+    args.out = args.out or osp.join(results, 'leaderboard')
+    if args.archive is None:
+        args.archive = osp.join(results, 'leaderboard_runs.tar.gz')
+    if args.schedule == 'short':
+        args.no_lr_sweep, args.compare = True, ''
+    if args.seeds is None:
+        args.seeds = list(SEEDS[args.schedule]['seeds'])
+        if args.shot_seeds is None:
+            args.shot_seeds = list(SEEDS[args.schedule]['shot_seeds'])
+    args.shot_seeds = args.shot_seeds or []
+    return args
+
+
+def seeds_by_shot(args) -> dict:
+    """{shot: seeds}: --seeds, but where --shot-seeds names other ones."""
+    seeds = {shot: list(args.seeds) for shot in args.shots}
+    for item in args.shot_seeds:
+        shot, _, values = item.partition('=')
+        try:
+            seeds[int(shot)] = [int(v) for v in values.split(',')]
+        except ValueError:
+            raise SystemExit(f'error: --shot-seeds {item!r}: SHOT=SEED[,SEED...]')
+        if int(shot) not in args.shots:
+            raise SystemExit(f'error: --shot-seeds {item!r}: {shot} is not in --shots')
+    return seeds
 
 
 def difficulty(boards, detector='tiny-glip') -> list:
@@ -118,25 +179,104 @@ def paired_table(runs, boards) -> list:
     return lines
 
 
-def summary(runs, boards, metric, seconds, grid) -> str:
+def schedule_markdown(config: str, shots) -> str:
+    """The schedule each shot trains with, read from ``config`` (SW_SCHEDULE=glip)."""
+    from mmengine.config import Config
+    lines = ['| shot | copies of the K-shot split per epoch | max epochs (GLIP: 200) | '
+             'batch | LR x0.1 after (validations) | stop after (validations below the '
+             'best) |', '|---|---:|---:|---:|---:|---:|']
+    for shot in shots:
+        old = os.environ.get('ODINW_SHOT')
+        os.environ['ODINW_SHOT'] = str(shot)
+        try:
+            cfg = Config.fromfile(config)
+        finally:
+            if old is None:
+                os.environ.pop('ODINW_SHOT')
+            else:
+                os.environ['ODINW_SHOT'] = old
+        plateau = cfg.param_scheduler[0]['patience'] + 1  # lowered when bad > patience
+        stop = [h for h in cfg.custom_hooks if 'EarlyStopping' in h['type']][0]['patience']
+        lines.append(f'| {shot}-shot | {cfg.train_dataloader.dataset.times} | '
+                     f'{cfg.train_cfg.max_epochs} | {cfg.train_dataloader.batch_size} | '
+                     f'{plateau} | {stop} |')
+    return '\n'.join(lines) + '\n'
+
+
+def rates_markdown(choice: dict) -> str:
+    from mmdet_sdpt.engine.lr_sweep import factor_name
+    subset = choice['subset']
+    factors = [factor_name(f) for f in subset['factors']]
+    lines = [f'Chosen on valid by a sweep on {", ".join(subset["datasets"])}, '
+             f'{subset["shot"]}-shot, seed {subset["seed"]}: mean best valid AP (x 100) per '
+             'factor of the config\'s rate; the grid trains at the best factor.', '',
+             '| method | config\'s rate | ' + ' | '.join(factors) + ' | chosen rate |',
+             '|---|---:|' + '---:|' * len(factors) + '---:|']
+    for label, c in sorted(choice['choice'].items()):
+        cells = [(f'**{100 * c["valid"][f]:.1f}**' if f == factor_name(c['factor'])
+                  else f'{100 * c["valid"][f]:.1f}') if f in c['valid'] else '-'
+                 for f in factors]
+        lines.append(f'| {label} | {c["recipe_lr"]:.3g} | ' + ' | '.join(cells) +
+                     f' | {c["lr"]:.3g} |')
+    return '\n'.join(lines) + '\n'
+
+
+def ranking_markdown(boards, compare: str) -> str:
+    """The old ranking beside this one, per shot, and Kendall's tau between them over the
+    tuned methods both have (the zero-shot rows, the same in both, are left out)."""
+    from scipy.stats import kendalltau
+    old = json.load(open(compare))
+    lines = []
+    for board in boards:
+        before = old['boards'].get(board.label)
+        if not before:
+            continue
+        now = {r.label: r.target.mean for r in board.rows
+               if not r.label.endswith('zero-shot') and r.target.mean is not None}
+        common = [m for m in now if m in before and before[m]['ap'] is not None]
+        if len(common) < 3:
+            continue
+        tau, p = kendalltau([before[m]['ap'] for m in common], [now[m] for m in common])
+        old_rank = sorted(common, key=lambda m: -before[m]['ap'])
+        new_rank = sorted(common, key=lambda m: -now[m])
+        lines += [f'{board.label}: Kendall\'s tau {tau:+.2f} (p {p:.2g}, {len(common)} '
+                  'methods)', '', '| rank | short schedule (30/40 iterations) | AP | '
+                  'this protocol (converged) | AP |', '|---:|---|---:|---|---:|']
+        lines += [f'| {i + 1} | {a} | {100 * before[a]["ap"]:.1f} | {b} | '
+                  f'{100 * now[b]:.1f} |' for i, (a, b) in enumerate(zip(old_rank, new_rank))]
+        lines.append('')
+    return '\n'.join(lines)
+
+
+def summary(runs, boards, metric, seconds, grid, sections=(), progress='') -> str:
+    """The README block; ``sections``: (title, markdown) pairs after the paired table;
+    ``progress``: how far an unfinished grid is."""
     from mmdet_sdpt.evaluation.results import board_markdown
     lines = [f'Grid: {grid}. Wall time: {seconds / 3600:.2f} h on this machine '
-             f'({os.cpu_count()} cores). Generated by `python benchmarks/leaderboard.py`.', '',
-             board_markdown(boards, metric),
-             '#### Paired differences (SDPT minus each method, over datasets x seeds)', '']
+             f'({os.cpu_count()} cores). Generated by `python benchmarks/leaderboard.py`.', '']
+    if progress:
+        lines += [f'**Unfinished: {progress}.** Means are over the seeds finished so far; '
+                  'the grid goes on with `python benchmarks/leaderboard.py --restore`.', '']
+    lines += [board_markdown(boards, metric),
+              '#### Paired differences (SDPT minus each method, over datasets x seeds)', '']
     lines += paired_table(runs, boards)
     lines += ['', 'A difference is real when its 95% interval excludes 0 (no correction for '
-              'the number of comparisons).', '', '#### Difficulty check', '']
+              'the number of comparisons).', '']
+    for title, text in sections:
+        if text:
+            lines += [f'#### {title}', '', text.rstrip('\n'), '']
+    lines += ['#### Difficulty check', '']
     lines += difficulty(boards) or ['- (needs zero-shot and full fine-tuning rows)']
     return '\n'.join(lines) + '\n'
 
 
 def _result_files(folder: str):
     """A finished run's files worth keeping: test results (``<ts>/<ts>.json``), dumped
-    configs, the ``.trained`` marker; not checkpoints, logs or visualizer data."""
+    configs, the ``.trained`` marker, its cost record; not checkpoints, logs or visualizer
+    data."""
     for name in sorted(os.listdir(folder)):
         path = osp.join(folder, name)
-        if osp.isfile(path) and (name.endswith('.py') or name == '.trained'):
+        if osp.isfile(path) and (name.endswith('.py') or name in ('.trained', COST)):
             yield path
         elif osp.isdir(path) and osp.isfile(osp.join(path, name + '.json')):
             yield osp.join(path, name + '.json')
@@ -153,9 +293,9 @@ def archive_runs(runs, work_root: str, path: str) -> int:
 
     def write(tmp):
         with tarfile.open(tmp, 'w:gz') as tar:
-            clock = osp.join(work_root, CLOCK)
-            if osp.isfile(clock):
-                tar.add(clock, CLOCK)
+            for name in (CLOCK, CHOICE):
+                if osp.isfile(osp.join(work_root, name)):
+                    tar.add(osp.join(work_root, name), name)
             for run in finished:
                 for f in _result_files(run.work_dir):
                     tar.add(f, osp.relpath(f, work_root))
@@ -190,9 +330,11 @@ def update_readme(path: str, text: str) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    os.environ['SW_SCHEDULE'] = args.schedule  # the configs' schedule; workers inherit it
     import mmdet_sdpt  # noqa: F401
-    from mmdet_sdpt.engine import protocol
-    from mmdet_sdpt.evaluation import find_runs, leaderboard, summarize, write_outputs
+    from mmdet_sdpt.engine import lr_sweep, protocol
+    from mmdet_sdpt.evaluation import cost_views, find_runs, leaderboard, summarize, tradeoff
+    from mmdet_sdpt.evaluation import write_outputs
     from mmdet_sdpt.utils.atomic_io import atomic_write, atomic_write_json
 
     methods = ['full'] if args.calibrate else args.methods
@@ -201,53 +343,111 @@ def main(argv=None) -> int:
     missing = [c for c in configs if not osp.isfile(c)]
     if missing:
         raise SystemExit(f'error: no config {missing}')
-    runs = protocol.plan(configs, SUITE, args.work_root, datasets=args.datasets,
-                         shots=args.shots, seeds=args.seeds,
-                         cfg_options=args.cfg_options)
+    seeds = seeds_by_shot(args)
+    runs = {}
+    for shot in args.shots:
+        for run in protocol.plan(configs, SUITE, args.work_root, datasets=args.datasets,
+                                 shots=[shot], seeds=seeds[shot],
+                                 cfg_options=args.cfg_options):
+            runs.setdefault(run.work_dir, run)  # a zero-shot run once
+    order = list(dict.fromkeys(s for shot in args.shots for s in seeds[shot]))
     # zero-shot first, then seed by seed: a grid stopped early holds whole seeds
-    runs.sort(key=lambda r: -1 if r.seed is None else args.seeds.index(r.seed))
+    runs = sorted(runs.values(), key=lambda r: (-1, 0) if r.seed is None else (
+        order.index(r.seed), args.shots.index(r.shot)))
+    sweep = dict(datasets=args.sweep_datasets, shot=args.sweep_shot, seed=args.sweep_seed,
+                 factors=args.lr_factors or lr_sweep.FACTORS)
+    sweep_runs = [] if args.no_lr_sweep else lr_sweep.plan_sweep(
+        configs, SUITE, args.work_root, cfg_options=args.cfg_options, **sweep)
     if args.restore:
         print(f'restored {restore_runs(args.work_root, args.archive)} files from '
               f'{args.archive}', flush=True)
     clock = osp.join(args.work_root, CLOCK)
     spent = json.load(open(clock))['seconds'] if osp.isfile(clock) else 0.0
     failures = {}
+    execute = dict(launcher='inprocess', workers=args.workers, threads=args.threads)
     if not args.collect_only:
-        todo = [r for r in runs if not protocol.done(r)]
-        print(f'{len(runs)} runs, {len(todo)} to do, {args.workers} workers x '
-              f'{args.threads} threads', flush=True)
+        todo = [r for r in runs + sweep_runs if not protocol.done(r)]
+        print(f'{len(sweep_runs)} sweep runs and {len(runs)} grid runs, {len(todo)} to do, '
+              f'{args.workers} workers x {args.threads} threads', flush=True)
         start = time.perf_counter()
         # stopped (SIGTERM, Ctrl-C) or not, the time spent is added to the grid's clock
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
-            failures = protocol.execute_all(runs, 'inprocess', workers=args.workers,
-                                            threads=args.threads)
+            if sweep_runs:
+                lr_sweep.select_rates(configs, SUITE, args.work_root,
+                                      cfg_options=args.cfg_options, grid=runs,
+                                      **sweep, **execute)
+            failures = protocol.execute_all(runs, **execute)
+        except lr_sweep.SweepError as err:
+            failures = {'learning-rate sweep': str(err)}
         finally:
             spent += time.perf_counter() - start
             atomic_write_json(clock, dict(seconds=spent))
+    saved = None if args.no_lr_sweep else lr_sweep.load_choice(args.work_root)
     found = find_runs([args.work_root])
     wanted = {osp.realpath(r.work_dir) for r in runs}
     found = [r for r in found if osp.realpath(r.work_dir) in wanted]
+    if not found:  # nothing finished yet (or everything failed): no table to write
+        print(f'no finished run under {args.work_root} yet: nothing to collect',
+              file=sys.stderr)
+        for name, error in failures.items():
+            print(f'  {name}: {error}', file=sys.stderr)
+        return 1
     metric = 'coco/bbox_mAP'
     tables = summarize(found, metric, SUITE)
     boards = leaderboard(found, metric, SUITE)
     paths = write_outputs(tables, metric, args.out, boards)
     grid = (f'{len(runs)} runs: {", ".join(methods)} on the tiny GLIP'
             + (f'; {", ".join(gdino)} on the tiny Grounding DINO' if gdino else '')
-            + f'; shots {args.shots}, seeds {args.seeds}, '
-            + f'{len(args.datasets) if args.datasets else "all"} ShapeWorld datasets')
-    text = summary(found, boards, metric, spent, grid)
+            + '; ' + (f'shots {args.shots}, seeds {seeds[args.shots[0]]}'
+                      if len({tuple(v) for v in seeds.values()}) == 1 else
+                      ', '.join(f'{shot}-shot seeds {seeds[shot]}' for shot in args.shots))
+            + ', '
+            + f'{len(args.datasets) if args.datasets else "all"} ShapeWorld datasets'
+            + ('' if args.no_lr_sweep else f'; a learning-rate sweep of {len(sweep_runs)} '
+               'runs first'))
+    sections = []
+    if args.schedule == 'glip':
+        sections.append(('Schedule (GLIP\'s few-shot protocol, ShapeWorld\'s scaled budget: '
+                         'configs/_base_/shapeworld_data.py)',
+                         schedule_markdown(configs[0], args.shots)))
+        if saved:
+            sections.append(('Learning rates', rates_markdown(saved)))
+        if args.compare and osp.isfile(args.compare):
+            sections.append(('The short schedule\'s ranking and this one',
+                             ranking_markdown(boards, args.compare)))
+        pareto = tradeoff.tradeoff_markdown(boards)
+        if pareto:
+            tradeoff.plot_pareto(boards, args.out + '_pareto.png')
+            sections.append((f'Target AP vs base AP kept (Pareto; '
+                             f'{osp.basename(args.out)}_pareto.png)', pareto))
+        costs = cost_views.read_costs(found, metric)
+        if costs:
+            budgets = cost_views.default_budgets(costs)
+            cost_views.plot_anytime(costs, budgets, args.out + '_anytime.png')
+            sections.append(('Cost (training wall time, 2 runs at once on 2 cores)',
+                             cost_views.cost_markdown(costs)))
+            sections.append((f'Anytime: the best method on valid at a training budget '
+                             f'({osp.basename(args.out)}_anytime.png)',
+                             cost_views.anytime_markdown(costs, budgets)))
+    finished = sum(protocol.done(r) for r in runs)
+    swept = sum(protocol.done(r) for r in sweep_runs)
+    progress = '' if finished == len(runs) and swept == len(sweep_runs) else (
+        f'{finished} of {len(runs)} grid runs finished' +
+        (f', {swept} of {len(sweep_runs)} sweep runs' if sweep_runs else ''))
+    text = summary(found, boards, metric, spent, grid, sections, progress)
     atomic_write(args.out + '_summary.md', text)
     atomic_write_json(args.out + '.json', dict(
         wall_seconds=spent, runs=len(runs), failed=failures, grid=grid,
+        learning_rates=saved['choice'] if saved else None,
         boards={b.label: {r.label: dict(ap=r.target.mean, ap_std=r.target.std,
                                         retained=r.retained.mean if r.retained else None,
                                         hm=r.hm) for r in b.rows} for b in boards}))
     print(text)
     print(f'wrote {paths["md"]}, {paths["csv"]}, {paths["png"]}, {args.out}_summary.md')
     if args.archive:
-        print(f'archived {archive_runs(runs, args.work_root, args.archive)} finished runs in '
-              f'{args.archive}')
+        print(f'archived {archive_runs(sweep_runs + runs, args.work_root, args.archive)} '
+              f'finished runs in {args.archive}')
     if args.readme:
         update_readme(args.readme, text)
         print(f'updated {args.readme}')

@@ -45,6 +45,50 @@ def test_summary_reports_difficulty_and_paired_differences(runs):
     assert '| 6 |' in row and 'tiny-glip sdpt < tiny-glip full' in row
 
 
+def test_the_sections_give_the_schedule_the_rates_and_the_rankings(runs, tmp_path,
+                                                                   monkeypatch):
+    """The README block's protocol sections: the schedule read from the config, the sweep's
+    valid AP per factor with the chosen one, the old ranking beside the new with Kendall's
+    tau, and the progress of an unfinished grid."""
+    import json
+
+    from mmdet_sdpt.evaluation import leaderboard
+    lb = load()
+    monkeypatch.delenv('SW_SCHEDULE', raising=False)
+    schedule = lb.schedule_markdown(lb.config_of('sdpt', 'glip'), [3, 10])
+    assert '| 3-shot | 4 | 60 | 2 | 4 | 8 |' in schedule  # copies, epochs, batch, patiences
+    assert '| 10-shot | 1 | 60 | 2 | 4 | 8 |' in schedule
+
+    choice = dict(subset=dict(datasets=['Synonyms'], shot=3, seed=3, factors=[1 / 3, 1, 3]),
+                  choice={'tiny-glip sdpt': dict(lr=0.15, factor=3.0, recipe_lr=0.05,
+                                                 valid={'x0.333': 0.3, 'x1': 0.35, 'x3': 0.4})})
+    rates = lb.rates_markdown(choice)
+    assert '| tiny-glip sdpt | 0.05 | 30.0 | 35.0 | **40.0** | 0.15 |' in rates
+
+    boards = leaderboard(runs, 'coco/bbox_mAP', 'shapeworld')
+    now = {r.label: r.target.mean for r in boards[0].rows}
+    old = {label: dict(ap=ap) for label, ap in (('tiny-glip sdpt', 0.9),
+                                                 ('tiny-glip full', 0.1))}
+    path = tmp_path / 'old.json'
+    path.write_text(json.dumps(dict(boards={'3-shot': old})))
+    assert lb.ranking_markdown(boards, str(path)) == ''  # fewer than 3 common methods: none
+    old['tiny-glip zero-shot'] = dict(ap=0.5)  # the zero-shot row is never ranked
+    assert lb.ranking_markdown(boards, str(path)) == ''
+    assert now['tiny-glip full'] > now['tiny-glip sdpt']
+    from types import SimpleNamespace as NS
+    new = {'a': 0.1, 'b': 0.2, 'c': 0.3, 'd': 0.4, 'tiny-glip zero-shot': 0.05}
+    board = NS(label='3-shot', rows=[NS(label=k, target=NS(mean=v)) for k, v in new.items()])
+    path.write_text(json.dumps(dict(boards={'3-shot': {
+        k: dict(ap=v) for k, v in (('a', 0.4), ('b', 0.3), ('c', 0.2), ('d', 0.1))}})))
+    ranking = lb.ranking_markdown([board], str(path))
+    assert "3-shot: Kendall's tau -1.00" in ranking and '(p ' in ranking
+    assert '| 1 | a | 40.0 | d | 40.0 |' in ranking and 'zero-shot' not in ranking
+    text = lb.summary(runs, boards, 'coco/bbox_mAP', 60, 'a grid',
+                      [('Learning rates', rates)], progress='2 of 9 grid runs finished')
+    assert '**Unfinished: 2 of 9 grid runs finished.**' in text
+    assert '#### Learning rates' in text and text.index('Paired') < text.index('Learning')
+
+
 def test_readme_block_is_replaced_and_nothing_else(tmp_path):
     lb = load()
     readme = tmp_path / 'README.md'
@@ -104,29 +148,33 @@ def test_finished_runs_travel_in_an_archive_without_checkpoints(tmp_path):
     assert not (tmp_path / 'outside.txt').exists()
 
 
-def test_the_readme_leaderboard_is_what_the_committed_runs_give(tmp_path):
+@pytest.mark.parametrize('schedule,folder', [('glip', ''), ('short', 'short_schedule')])
+def test_the_readme_leaderboard_is_what_the_committed_runs_give(tmp_path, schedule, folder):
     """The README's leaderboard comes from the benchmark's files, never typed by hand: the
     committed archive of the grid's runs, restored and collected again by the script, gives
-    the committed result files and the README's block to the byte."""
+    the committed result files and the README's block to the byte. The old short schedule's
+    files (kept to compare the rankings) come from their own archive the same way."""
     import shutil
     import subprocess
     import sys
-    results = osp.join(ROOT, 'benchmarks', 'results')
+    results = osp.join(ROOT, 'benchmarks', 'results', folder)
     archive = str(tmp_path / 'runs.tar.gz')  # the script writes its archive again at the end
     shutil.copy(osp.join(results, 'leaderboard_runs.tar.gz'), archive)
     readme = tmp_path / 'README.md'
     shutil.copy(osp.join(ROOT, 'README.md'), readme)
     out = str(tmp_path / 'out' / 'leaderboard')
     done = subprocess.run(
-        [sys.executable, SCRIPT, '--restore', '--collect-only', '--work-root',
-         str(tmp_path / 'runs'), '--out', out, '--archive', archive, '--readme', str(readme)],
+        [sys.executable, SCRIPT, '--schedule', schedule, '--restore', '--collect-only',
+         '--work-root', str(tmp_path / 'runs'), '--out', out, '--archive', archive] +
+        (['--readme', str(readme)] if schedule == 'glip' else []),
         capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    lb, committed = load(), open(osp.join(ROOT, 'README.md')).read()
-    block = committed.split(lb.BEGIN)[1].split(lb.END)[0]
-    assert 'tiny-glip sdpt' in block and 'Paired differences' in block
-    assert readme.read_text() == committed
     for name in ('leaderboard.md', 'leaderboard.csv', 'leaderboard.json',
                  'leaderboard_summary.md'):
         made = open(osp.join(osp.dirname(out), name)).read()
         assert made == open(osp.join(results, name)).read(), name
+    if schedule == 'glip':
+        lb, committed = load(), open(osp.join(ROOT, 'README.md')).read()
+        block = committed.split(lb.BEGIN)[1].split(lb.END)[0]
+        assert 'tiny-glip sdpt' in block and 'Learning rates' in block
+        assert readme.read_text() == committed
