@@ -478,6 +478,18 @@ def _worker(queue, results, launcher, gpus, partition, threads, parent=None) -> 
             results.put((index, f'{type(e).__name__}: {e}'))
 
 
+def task_queue(ctx, items):
+    """A queue holding ``items`` for the workers. Its feeder thread is never joined at
+    exit: a protocol stopped (SIGTERM, Ctrl-C, an error) with runs still queued exits at
+    once instead of waiting forever to write them into a pipe that no worker reads any more
+    (the runs left are planned again by the next call)."""
+    queue = ctx.Queue()
+    queue.cancel_join_thread()
+    for item in items:
+        queue.put(item)
+    return queue
+
+
 def execute_all(runs: Sequence[ProtocolRun], launcher: str = 'inprocess', workers: int = 1,
                 threads: int = 0, gpus: int = 1, partition: Optional[str] = None,
                 log=print) -> Dict[str, str]:
@@ -499,9 +511,7 @@ def execute_all(runs: Sequence[ProtocolRun], launcher: str = 'inprocess', worker
         return failures
     import multiprocessing as mp
     ctx = mp.get_context('spawn')
-    queue, results = ctx.Queue(), ctx.Queue()
-    for item in pending:
-        queue.put(item)
+    queue, results = task_queue(ctx, pending), ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(queue, results, launcher, gpus, partition,
                                                threads, os.getpid()), daemon=True)
              for _ in range(max(1, min(workers, len(pending))))]

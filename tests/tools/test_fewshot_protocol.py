@@ -300,3 +300,20 @@ def test_a_config_inheriting_a_method_is_named_by_its_own_folder(tmp_path):
     runs = protocol.plan([SW_GLIP, str(folder / 'tiny.py')], 'shapeworld', str(tmp_path),
                          datasets=['Synonyms'], shots=[3], seeds=[3], zero_shot=False)
     assert [r.cfg_options['method'] for r in runs] == ['sdpt', 'sdpt_k4']
+
+
+def test_a_stopped_protocol_with_runs_still_queued_exits_at_once(tmp_path):
+    """More queued runs than the pipe holds and no worker reading: exiting (as after SIGTERM)
+    must not wait for the queue's feeder thread (a grid of hundreds of runs hung so)."""
+    script = tmp_path / 'stop.py'
+    script.write_text(
+        'import multiprocessing as mp, sys\n'
+        f'sys.path.insert(0, {ROOT!r})\n'
+        'from mmdet_sdpt.engine.protocol import task_queue\n'
+        "queue = task_queue(mp.get_context('spawn'), [b'x' * 4096] * 200)\n"
+        'sys.exit(143)\n')
+    start = time.time()
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 143, out.stderr[-2000:]
+    assert time.time() - start < 60
