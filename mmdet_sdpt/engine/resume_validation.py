@@ -15,7 +15,8 @@ from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop
 
-_LAST = 'validation/last_epoch'  # message-hub key, saved with every checkpoint
+_LAST = 'resume/last_validated_epoch'  # message-hub key, saved with every checkpoint (not
+# 'val...': mmengine's LogProcessor logs runtime info whose key starts with the mode)
 
 
 @HOOKS.register_module()
