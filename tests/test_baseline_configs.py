@@ -39,13 +39,18 @@ def _name(path):
     return osp.relpath(path, BASELINES)
 
 
+# the methods with a recipe of GLIP's own few-shot protocol (tests/test_benchmark_configs.py)
+GLIP_RECIPES = ('full', 'language_prompt_v2', 'linear_prob')
+
+
 def test_every_tuner_has_every_row():
     found = {_name(p) for p in CONFIGS}
     assert found == ({f'{m}/{row}' for m in ALL_TUNERS for row in ROWS}
                      | {f'{m}/tiny-glip_shapes.py' for m in TUNER_OF}
                      | {f'{m}/{row}' for m in GLIP_MODES for row in MODE_ROWS}
                      | {f'{m}/tiny-glip_shapeworld.py' for m in LEADERBOARD}
-                     | {'full/tiny-gdino_shapeworld.py'})
+                     | {'full/tiny-gdino_shapeworld.py'}
+                     | {f'{m}/glip_t_odinw_fewshot.py' for m in GLIP_RECIPES})
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_name)
