@@ -24,7 +24,8 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from .cost import COST_FILE
-from .protocol import ProtocolRun, plan
+from .protocol import (TRAINED, ProtocolRun, best_checkpoint, execute_all, plan,
+                       trained)
 
 LR_KEY = 'optim_wrapper.optimizer.lr'
 FACTORS = (1 / 3, 1.0, 3.0)
@@ -153,7 +154,6 @@ def trained_lr(work_dir: str) -> Optional[float]:
 def apply(runs: Sequence[ProtocolRun], choice: Dict[str, dict]) -> None:
     """Train every run of a swept method at its chosen rate (zero-shot runs: untouched).
     A run already trained at another rate stops it (SweepError naming the work dir)."""
-    from .protocol import trained
     for run in runs:
         picked = choice.get(f'{run.detector} {run.method}')
         if picked is None or run.zero_shot:
@@ -170,7 +170,6 @@ def apply(runs: Sequence[ProtocolRun], choice: Dict[str, dict]) -> None:
 def _checkpointed(run: ProtocolRun) -> bool:
     """Whether a trained run still holds its checkpoint (one restored from an archive of
     results does not: its grid twin then trains itself)."""
-    from .protocol import best_checkpoint
     try:
         best_checkpoint(run.work_dir)
     except FileNotFoundError:
@@ -185,7 +184,6 @@ def reuse(runs: Sequence[ProtocolRun], sweep_runs: Sequence[ProtocolRun],
     then renamed: never half there). Returns how many were copied."""
     import shutil
 
-    from .protocol import TRAINED, trained
     chosen = {}
     for s in sweep_runs:
         picked = choice.get(f'{s.detector} {s.method}')
@@ -217,7 +215,6 @@ def select_rates(configs: Sequence[str], suite: str, work_root: str,
     rate, and, given the ``grid``, set its runs to the chosen rates (``apply``) and give it
     the sweep's runs at them (``reuse``); ``execute``: ``protocol.execute_all``'s keywords
     (launcher, workers, ...)."""
-    from .protocol import execute_all
     runs = plan_sweep(configs, suite, work_root, datasets, shot, seed, factors, data_root,
                       cfg_options)
     log(f'learning-rate sweep: {len(runs)} runs (factors '
