@@ -53,6 +53,8 @@ sys.path.insert(0, ROOT)
 
 from mmengine.config import DictAction  # noqa: E402
 
+from mmdet_sdpt.constants import RETENTION_DIR, ZERO_SHOT  # noqa: E402
+
 GLIP_METHODS = ('sdpt', 'sdpt_last1', 'full', 'linear_prob', 'language_prompt_v2', 'lora',
                 'bitfit', 'maple', 'mudpt')
 GDINO_METHODS = ('sdpt', 'full')
@@ -232,7 +234,7 @@ def ranking_markdown(boards, compare: str) -> str:
         if not before:
             continue
         now = {r.label: r.target.mean for r in board.rows
-               if not r.label.endswith('zero-shot') and r.target.mean is not None}
+               if not r.label.endswith(ZERO_SHOT) and r.target.mean is not None}
         common = [m for m in now if m in before and before[m]['ap'] is not None]
         if len(common) < 3:
             continue
@@ -280,7 +282,7 @@ def _result_files(folder: str):
             yield path
         elif osp.isdir(path) and osp.isfile(osp.join(path, name + '.json')):
             yield osp.join(path, name + '.json')
-        elif osp.isdir(path) and name == 'retention':
+        elif osp.isdir(path) and name == RETENTION_DIR:
             yield from _result_files(path)
 
 

@@ -45,11 +45,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
+from ..constants import RETENTION_DIR, ZERO_SHOT
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools')
 TRAINED = '.trained'  # written in a run's work dir when its training finished
 # a zero-shot run evaluates the base on purpose, and says so in the config it dumps
-ZERO_SHOT_OPTIONS = {'model.zero_shot': True, 'method': 'zero-shot'}
+ZERO_SHOT_OPTIONS = {'model.zero_shot': True, 'method': ZERO_SHOT}
 PROTOCOL_LOCK = '.protocol.lock'
 PROTOCOL_ENV = 'MMDET_SDPT_PROTOCOL_ROOT'  # set for every process a protocol starts
 
@@ -76,7 +78,7 @@ class ProtocolRun:
 
     @property
     def name(self) -> str:
-        what = 'zero-shot' if self.zero_shot else (
+        what = ZERO_SHOT if self.zero_shot else (
             f'full data, seed {self.seed}' if self.shot == 0 else
             f'{self.shot}-shot, seed {self.seed}')
         return f'{self.detector} {self.method} / {self.dataset} / {what}' + (
@@ -120,7 +122,7 @@ def config_identity(config: str) -> Dict[str, str]:
 def run_dir(work_root: str, detector: str, method: str, dataset: str,
             shot: Optional[int], seed: Optional[int]) -> str:
     if shot is None:
-        return osp.join(work_root, detector, 'zero-shot', dataset)
+        return osp.join(work_root, detector, ZERO_SHOT, dataset)
     leaf = f'full_seed{seed}' if shot == 0 else f'shot{shot}_seed{seed}'
     return osp.join(work_root, detector, method, dataset, leaf)
 
@@ -154,7 +156,7 @@ def plan(configs: Sequence[str], suite: str, work_root: str,
             keep = s.retention.get(dataset) if retention else None
             if zero_shot and (ident['detector'], dataset) not in zero:
                 zero[(ident['detector'], dataset)] = ProtocolRun(
-                    method='zero-shot', dataset=dataset, shot=None, seed=None,
+                    method=ZERO_SHOT, dataset=dataset, shot=None, seed=None,
                     retention=keep, work_dir=run_dir(work_root, ident['detector'], '',
                                                      dataset, None, None),
                     cfg_options=dict(named, **ZERO_SHOT_OPTIONS), **common)
@@ -185,7 +187,7 @@ def tested(run: ProtocolRun) -> bool:
 
 
 def retention_tested(run: ProtocolRun) -> bool:
-    return run.retention is None or test_result(osp.join(run.work_dir, 'retention')) is not None
+    return run.retention is None or test_result(osp.join(run.work_dir, RETENTION_DIR)) is not None
 
 
 def done(run: ProtocolRun) -> bool:
@@ -277,7 +279,7 @@ def _run_inprocess(run: ProtocolRun, log=print) -> None:
         test(run.work_dir)
     if not retention_tested(run):
         log(f'[retention: {run.retention}] {run.name}')
-        test(osp.join(run.work_dir, 'retention'), retention_options(run))
+        test(osp.join(run.work_dir, RETENTION_DIR), retention_options(run))
 
 
 def free_port() -> int:
@@ -321,7 +323,7 @@ def commands(run: ProtocolRun, launcher: str, gpus: int = 1,
     if not tested(run):
         steps.append(('test', test(run.work_dir, {})))
     if not retention_tested(run):
-        steps.append(('retention', test(osp.join(run.work_dir, 'retention'),
+        steps.append(('retention', test(osp.join(run.work_dir, RETENTION_DIR),
                                         retention_options(run))))
     return steps
 

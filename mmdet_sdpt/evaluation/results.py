@@ -35,6 +35,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
+from ..constants import RETENTION_DIR, ZERO_SHOT
 from ..utils.atomic_io import atomic_write
 
 TIMESTAMP = re.compile(r'^\d{8}_\d{6}$')
@@ -42,8 +43,6 @@ FEWSHOT_DIR = re.compile(r'^shot(\d+)_seed(\d+)$')
 FULL_DIR = re.compile(r'^full_seed(\d+)$')
 CONFIG_KEYS = ('odinw_dataset', 'odinw_shot', 'odinw_seed', 'odinw_suite', 'method',
                'detector')
-ZERO_SHOT = 'zero-shot'  # the method name of a base evaluated without tuning
-RETENTION_DIR = 'retention'  # a run's base-domain test (tools/fewshot_protocol.py)
 
 
 @dataclass
@@ -351,7 +350,7 @@ def leaderboard(runs: Sequence[Run], metric: str = 'coco/bbox_mAP',
     suite_datasets = _suite_datasets(suite, suite_datasets)
     by_key = index_runs(runs, metric)
     zero_labels = sorted({k[0] for k in by_key if k[1] is None})
-    zero_base = {(k[0], k[2]): _metric_value(r, metric, r.retention_metrics, 'retention')
+    zero_base = {(k[0], k[2]): _metric_value(r, metric, r.retention_metrics, RETENTION_DIR)
                  for k, r in by_key.items() if k[1] is None and r.retention_metrics}
     shots = sorted({k[1] for k in by_key if k[1] is not None}, key=_shot_order)
     boards = []
@@ -372,7 +371,7 @@ def leaderboard(runs: Sequence[Run], metric: str = 'coco/bbox_mAP',
                 base = zero_base.get((zero, k[2]))
                 if run.retention_metrics and base:
                     kept[(k[2], k[3])] = _metric_value(
-                        run, metric, run.retention_metrics, 'retention') / base
+                        run, metric, run.retention_metrics, RETENTION_DIR) / base
             row = BoardRow(label, target)
             if kept:
                 row.retained = _table(kept, row_shot, suite, suite_datasets, method=label)

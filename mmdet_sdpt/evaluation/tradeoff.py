@@ -9,7 +9,8 @@ highest target AP among those that keep at least the floor.
 """
 from typing import List, Optional, Sequence, Tuple
 
-from .results import ZERO_SHOT, Board, BoardRow
+from ..constants import ZERO_SHOT
+from .results import Board, BoardRow
 
 DEFAULT_FLOOR = 0.9
 

@@ -58,11 +58,13 @@ import threading
 import types
 from collections import OrderedDict
 from contextvars import ContextVar
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional
 
 import torch
 from mmengine.logging import MessageHub, print_log
 from torch import Tensor, nn
+
+from .tuner_module import is_tuner_module
 
 _SESSION: ContextVar = ContextVar('mmdet_sdpt_prefix_cache_session', default=None)
 DTYPES = {None: None, 'float32': torch.float32, 'float16': torch.float16,
@@ -203,7 +205,7 @@ def restore(tree, device) -> dict:
 # -- where the prefix ends, per detector family ---------------------------------------
 def _holds_tuned(module: nn.Module) -> bool:
     return (any(p.requires_grad for p in module.parameters())
-            or any(getattr(m, 'is_tuner_module', False) for m in module.modules()))
+            or any(is_tuner_module(m) for m in module.modules()))
 
 
 class PrefixSite:
@@ -240,7 +242,7 @@ class PrefixSite:
         """Refuse a prefix that trains or is in training mode (its state would change)."""
         params, modules, _ = self._parts()
         if (any(p.requires_grad for p in params) or any(m.training for m in modules)
-                or any(getattr(m, 'is_tuner_module', False) for m in modules)):
+                or any(is_tuner_module(m) for m in modules)):
             self._refuse()
 
     def _refuse(self) -> None:
@@ -253,7 +255,7 @@ class PrefixSite:
                 continue
             trained += [f'{name}.{n}' for n, p in part.named_parameters() if p.requires_grad]
             trained += [f'{name}.{n}' if n else name for n, m in part.named_modules()
-                        if getattr(m, 'is_tuner_module', False)]
+                        if is_tuner_module(m)]
             training += [f'{name}.{n}' if n else name for n, m in part.named_modules()
                          if m.training]
         if trained:
@@ -262,8 +264,8 @@ class PrefixSite:
                 f'layer compute ({self.describe_cut()}), but the {method} tuner trains or '
                 f'adds tensors there: {sorted(set(trained))[:4]} ({len(set(trained))} in '
                 'all). The cache serves tuners that leave the backbone, neck and language '
-                'model frozen (SDPT, MaPLe, UPT, MuDPT, SEP, PRE, LoRA on the fusion layers, '
-                'linear probe); remove model.prefix_cache for this one.')
+                'model frozen and add nothing to them (prompts or adapters in the fusion '
+                'layers or the heads); remove model.prefix_cache for this one.')
         raise PrefixCacheError(
             f'model.prefix_cache: the modules before {self.describe_cut()} must stay in '
             f'eval mode (their state is cached), but {training[:4]} are in training '

@@ -17,7 +17,8 @@ from typing import Optional, Union
 
 from torch import Tensor
 
-ZERO_SHOT = 'zero-shot'
+from ..constants import ZERO_SHOT
+
 _CHOICE: ContextVar = ContextVar('mmdet_sdpt_adapter_choice', default=None)
 
 
@@ -33,10 +34,6 @@ def adapter_choice(choice: Union[None, str, Tensor]):
         yield
     finally:
         _CHOICE.reset(token)
-
-
-def current_choice() -> Union[None, str, Tensor]:
-    return _CHOICE.get()
 
 
 def switched_off(module) -> bool:

@@ -132,6 +132,37 @@ def test_sdpt_tokens_become_prototypes_of_the_aligned_visual_tokens(build_tuned)
             assert torch.allclose(x_v[j], visual[assign == j].mean(0), atol=1e-3)
 
 
+def test_a_tuner_of_ones_own_answers_where_its_prototypes_come_from(build_tuned):
+    """projects/new_tuner: its keys become prototypes of the text features they meet (the
+    module's first call per forward, real tokens only), through its prototype_sites alone."""
+    import projects.new_tuner.prefix_tokens  # noqa: F401  registers TextPrefixTokens
+    model = build_tuned(dict(type='TextPrefixTokens', num_tokens=4, init='prototype'))
+    assert model.tuner.needs_prototype_init
+    data = batches(seeds=(0, ))
+    prototype_init(model, data, num_images=2, iters=CONVERGED, seed=0, tokens_per_image=None)
+    module = model.language_model.prefix_tokens
+    seen = []
+    handle = module.register_forward_pre_hook(
+        lambda m, args: seen.append(args[0][args[1].bool()]) if not seen else None)
+    try:
+        with torch.no_grad(), model.tuner.disabled(model):
+            d = model.data_preprocessor(data[0], False)
+            model.loss(d['inputs'], d['data_samples'])
+    finally:
+        handle.remove()
+    feats = seen[0]
+    assert feats.size(1) == module.keys.size(1)
+    assert torch.allclose(module.keys.detach(), kmeans(feats, 4, CONVERGED, seed=0), atol=1e-5)
+    assert_centroids_of(module.keys.detach(), feats)
+    assert torch.all(module.values == 0) and model.tuner.needs_prototype_init is False
+
+
+def test_a_tuner_without_prototype_sites_names_what_to_implement(build_tuned):
+    model = build_tuned(dict(type='LoRA', targets=['fusion']))
+    with pytest.raises(NotImplementedError, match=r'LoRA\.prototype_sites'):
+        prototype_init(model, batches())
+
+
 def test_sdpt_without_inverse_takes_each_side_from_its_own_stream(build_tuned):
     model = build_tuned(dict(SDPT_PROTO, projection='none'))
     data = batches(seeds=(0, ))

@@ -214,12 +214,16 @@ def test_a_deep_copy_gets_an_empty_cache_of_its_own(glip_last):
 
 @pytest.mark.parametrize('tuner', [
     dict(type='FullFineTuning'), dict(type='BitFit'), dict(type='LoRA', targets=['visual']),
-    dict(type='LoRA', targets=['text']), dict(type='VPT'), dict(type='LanguagePromptV2')
-], ids=['full', 'bitfit', 'lora-visual', 'lora-text', 'vpt', 'language_prompt_v2'])
+    dict(type='LoRA', targets=['text']), dict(type='VPT'), dict(type='LanguagePromptV2'),
+    dict(type='TextPrefixTokens', num_tokens=4)
+], ids=['full', 'bitfit', 'lora-visual', 'lora-text', 'vpt', 'language_prompt_v2',
+        'new_tuner'])
 def test_tuners_training_the_prefix_are_refused(build_tuned, tuner):
+    import projects.new_tuner.prefix_tokens  # noqa: F401  registers TextPrefixTokens
     model = build_tuned(tuner)
-    with pytest.raises(PrefixCacheError, match='prefix_cache'):
+    with pytest.raises(PrefixCacheError, match='prefix_cache') as refused:
         attach_prefix_cache(model)
+    assert model.tuner.method in str(refused.value)
 
 
 @pytest.mark.parametrize('tuner, cut', [(dict(type='LoRA', targets=['fusion']), 0),

@@ -117,8 +117,17 @@ def glip_sep(tiny_cfg, base_checkpoint, tmp_path_factory):
                        dict(type='SEP', num_tokens=4, sources=['image', 'text']))
 
 
+@pytest.fixture(scope='module')
+def glip_new_tuner(tiny_cfg, base_checkpoint, tmp_path_factory):
+    """projects/new_tuner's tuner: served through its own bank_names alone."""
+    import projects.new_tuner.prefix_tokens  # noqa: F401  registers TextPrefixTokens
+    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('new_tuner'),
+                       dict(type='TextPrefixTokens', num_tokens=4))
+
+
 @pytest.mark.parametrize('setting', ['glip', 'gdino', 'glip_language_prompt', 'glip_mudpt',
-                                     'glip_maple', 'glip_lora', 'glip_vpt', 'glip_sep'])
+                                     'glip_maple', 'glip_lora', 'glip_vpt', 'glip_sep',
+                                     'glip_new_tuner'])
 def test_a_mixed_batch_equals_each_image_alone_with_its_adapter(setting, request):
     from mmdet.apis import DetInferencer
 
