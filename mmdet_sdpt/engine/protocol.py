@@ -174,7 +174,7 @@ def plan(configs: Sequence[str], suite: str, work_root: str,
 # --- what is done ---------------------------------------------------------------------
 def test_result(folder: str) -> Optional[str]:
     """The newest test result (``<timestamp>/<timestamp>.json``) in ``folder``, or None."""
-    from ..evaluation.results import newest_result
+    from ..leaderboard.runs import newest_result
     return newest_result(folder)
 
 

@@ -17,7 +17,7 @@ import torch
 
 import mmdet_sdpt  # noqa: F401  (np.float for lvis)
 from tests.conftest import ROOT
-from tests.tools.test_collect_results import write_test_result
+from tests.helpers import write_test_result
 
 DATASETS = {'alpha': 1, 'beta': 2, 'gamma': 3}  # name: generator seed
 CAT_IDS, CLASSES = [1, 3, 7], ('cat', 'dog', 'fish')  # non-contiguous ids

@@ -8,7 +8,7 @@ import os.path as osp
 import pytest
 
 from tests.conftest import ROOT
-from tests.tools.test_collect_results import write_protocol_run
+from tests.helpers import write_protocol_run
 
 SCRIPT = osp.join(ROOT, 'benchmarks', 'leaderboard.py')
 
@@ -22,7 +22,7 @@ def load():
 
 @pytest.fixture
 def runs(tmp_path):
-    from mmdet_sdpt.evaluation import find_runs
+    from mmdet_sdpt.leaderboard import find_runs
     root = str(tmp_path / 'lb')
     for d, zs in (('Synonyms', 0.02), ('Thermal', 0.30)):
         write_protocol_run(root, 'tiny-glip', 'zero-shot', d, 0, 0, zs, 0.6)
@@ -33,7 +33,7 @@ def runs(tmp_path):
 
 
 def test_summary_reports_difficulty_and_paired_differences(runs):
-    from mmdet_sdpt.evaluation import leaderboard
+    from mmdet_sdpt.leaderboard import leaderboard
     lb = load()
     boards = leaderboard(runs, 'coco/bbox_mAP', 'shapeworld')
     text = lb.summary(runs, boards, 'coco/bbox_mAP', 3600 * 1.5, 'a grid')
@@ -52,7 +52,7 @@ def test_the_sections_give_the_schedule_the_rates_and_the_rankings(runs, tmp_pat
     tau, and the progress of an unfinished grid."""
     import json
 
-    from mmdet_sdpt.evaluation import leaderboard
+    from mmdet_sdpt.leaderboard import leaderboard
     lb = load()
     monkeypatch.delenv('SW_SCHEDULE', raising=False)
     schedule = lb.schedule_markdown(lb.config_of('sdpt', 'glip'), [3, 10])
@@ -108,7 +108,7 @@ def test_finished_runs_travel_in_an_archive_without_checkpoints(tmp_path):
     import tarfile
 
     from mmdet_sdpt.engine import protocol
-    from tests.tools.test_collect_results import write_test_result
+    from tests.helpers import write_test_result
     lb = load()
     configs = [lb.config_of('sdpt', 'glip'), lb.config_of('full', 'glip')]
     root, archive = str(tmp_path / 'a'), str(tmp_path / 'runs.tar.gz')
