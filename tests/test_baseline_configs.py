@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 BASELINES = osp.join(ROOT, 'configs', 'baselines')
 CONFIGS = sorted(glob.glob(osp.join(BASELINES, '*', '*.py')))

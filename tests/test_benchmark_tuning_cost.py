@@ -7,7 +7,7 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from tests.conftest import ROOT, TINY_CONFIG
+from tests.helpers import ROOT, TINY_CONFIG
 
 SCRIPT = os.path.join(ROOT, 'benchmarks', 'tuning_cost.py')
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import ROOT
-from tests.tools.test_train_test import run_tool
+from tests.helpers import ROOT
+from tests.helpers import run_tool
 
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'sdpt', 'demo_tiny-glip_synthetic.py')
 ASSETS = osp.join(ROOT, 'assets', 'demo')

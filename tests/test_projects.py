@@ -10,11 +10,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from tests.conftest import ROOT, head_outputs, make_batch
-from tests.models.conftest import (assert_reproduces, assert_same_state_and_outputs,
-                                   backward_once, trainable_names)
+from tests.helpers import ROOT, head_outputs, make_batch
+from tests.helpers import (assert_reproduces, assert_same_state_and_outputs, backward_once,
+                           trainable_names)
 # the fixtures tests/models/ uses (a conftest reaches only its own folder)
-from tests.models.conftest import build_tuned, plain_glip, trained_adapter  # noqa: F401
 
 HELMETS = osp.join(ROOT, 'projects', 'custom_dataset', 'sdpt_glip_t_helmets.py')
 NEW_TUNER = osp.join(ROOT, 'projects', 'new_tuner', 'config.py')

@@ -28,7 +28,7 @@ from ..checkpoint import has_scheme, load_checkpoint_file
 from ..ops import use_input_grad_only_dcn
 from ..registry import POST_BUILD, TUNERS
 from ..utils.logging import quiet_current_logger
-from .prefix_cache import attach_prefix_cache
+from ..prefix_cache import attach_prefix_cache
 from .tuner_module import is_tuner_module
 
 
@@ -64,7 +64,7 @@ def TunedDetector(detector_type: str,
             (``mmdet_sdpt.ops.frozen_dcn``); False keeps mmcv's backward.
         zero_shot (bool): switch every tuner module off (the base alone).
         prefix_cache (dict, optional): keep what the frozen modules before the first tuned
-            layer compute, per image and prompt (``mmdet_sdpt.models.prefix_cache``:
+            layer compute, per image and prompt (``mmdet_sdpt.prefix_cache``:
             ``max_bytes``, ``device``, ``dtype``, ``log_interval``); refused for tuners
             that train anything there.
     """

@@ -5,7 +5,7 @@ such module marks itself with ``is_tuner_module = True``; everything else is ask
 module or of its tuner, never looked up by class name:
 
 - the zero-shot switch (``BaseTuner.disabled``): a module with an ``enabled`` flag;
-- the prefix cache (``mmdet_sdpt.models.prefix_cache``): the first module, in forward
+- the prefix cache (``mmdet_sdpt.prefix_cache``): the first module, in forward
   order, that holds a tuner module or a trainable tensor is where the frozen prefix ends;
 - serving many adapters (``mmdet_sdpt.serving``): :meth:`TunerModule.bank_rows`, the rows
   one adapter adds to the module's banks (by default the tensors named in ``bank_names``),

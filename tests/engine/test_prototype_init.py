@@ -10,8 +10,7 @@ from mmengine.runner.checkpoint import load_state_dict
 
 from mmdet_sdpt.engine.prototype_init import (PrototypeInitHook, kmeans, prototype_init,
                                               training_batches)
-from tests.conftest import make_batch, total_loss
-from tests.models.conftest import build_tuned  # noqa: F401  (fixture)
+from tests.helpers import make_batch, total_loss
 
 VPT_PROTO = dict(type='VPT', num_tokens=4, init='prototype')
 SDPT_PROTO = dict(type='SDPT', num_tokens=4, init='prototype')
@@ -256,7 +255,7 @@ def test_runner_resume_keeps_the_checkpoint_tokens(tiny_env, base_checkpoint, tm
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from tests.conftest import TINY_CONFIG
+    from tests.helpers import TINY_CONFIG
 
     def runner(resume):
         cfg = Config.fromfile(TINY_CONFIG)

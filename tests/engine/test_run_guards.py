@@ -20,8 +20,8 @@ import torch
 from mmdet_sdpt.engine import (DataSampleError, DivergenceGuardHook, EmptyDatasetError,
                                TrainingDivergedError, TunedRunner)
 from mmdet_sdpt.engine.runner import latest_complete_checkpoint
-from tests.conftest import ROOT, TINY_CONFIG
-from tests.engine.test_atomic_checkpoints import tiny_runner
+from tests.helpers import ROOT, TINY_CONFIG
+from tests.helpers import tiny_runner
 
 
 def logged(monkeypatch, module):

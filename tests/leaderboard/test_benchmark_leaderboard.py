@@ -7,7 +7,7 @@ import os.path as osp
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.helpers import write_protocol_run
 
 SCRIPT = osp.join(ROOT, 'benchmarks', 'leaderboard.py')

@@ -10,7 +10,7 @@ import statistics
 import pytest
 
 from mmdet_sdpt.datasets import odinw_suite
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.helpers import write_protocol_run, write_test_result
 
 TOOL = osp.join(ROOT, 'tools', 'collect_results.py')

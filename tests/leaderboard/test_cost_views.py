@@ -76,7 +76,7 @@ def test_pareto_front_and_best_under_a_floor(runs):
 def test_collect_results_writes_the_views(runs, tmp_path):
     import importlib.util
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
     spec = importlib.util.spec_from_file_location(
         'collect_results', osp.join(ROOT, 'tools', 'collect_results.py'))
     tool = importlib.util.module_from_spec(spec)

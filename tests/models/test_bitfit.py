@@ -4,8 +4,7 @@ import torch
 
 from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
 from mmdet_sdpt.models import BitFit
-from tests.models.conftest import (assert_same_state_and_outputs, backward_once,
-                                   trainable_names)
+from tests.helpers import assert_same_state_and_outputs, backward_once, trainable_names
 
 BITFIT = dict(type='BitFit')
 PARTS = ('backbone', 'neck', 'bbox_head', 'language_model')

@@ -8,9 +8,9 @@ from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
 from mmdet_sdpt.models.coupled_prompts import (UPT, MaPLe, MaPLePrompts, MuDPT,
                                                MuDPTPrompts, UPTPrompts)
 from mmdet_sdpt.models.sdpt import prompt_modules
-from tests.conftest import head_outputs, make_batch, total_loss
-from tests.models.conftest import (assert_reproduces, assert_same_state_and_outputs,
-                                   backward_once, trainable_names)
+from tests.helpers import head_outputs, make_batch, total_loss
+from tests.helpers import (assert_reproduces, assert_same_state_and_outputs, backward_once,
+                           trainable_names)
 
 K = 4
 TUNERS = {

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
-from tests.conftest import CLASSES, head_outputs, make_batch
-from tests.models.conftest import (assert_reproduces, assert_same_state_and_outputs,
-                                   backward_once, trainable_names)
+from tests.helpers import CLASSES, head_outputs, make_batch
+from tests.helpers import (assert_reproduces, assert_same_state_and_outputs, backward_once,
+                           trainable_names)
 
 LPV2 = dict(type='LanguagePromptV2')
 OFFSET = 'language_model.prompt_v2.offset'

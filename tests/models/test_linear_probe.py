@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
-from tests.models.conftest import (assert_same_state_and_outputs, backward_once,
-                                   trainable_names)
+from tests.helpers import assert_same_state_and_outputs, backward_once, trainable_names
 
 PROBE = dict(type='LinearProbe')
 # GLIP's whitelist in mmdet names, written out (not derived from the tuner under test)

@@ -6,9 +6,9 @@ from torch import nn
 from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
 from mmdet_sdpt.models import LoRA
 from mmdet_sdpt.models.lora import LoRAAdapter
-from tests.conftest import head_outputs, make_batch
-from tests.models.conftest import (assert_reproduces, assert_same_state_and_outputs,
-                                   backward_once, trainable_names)
+from tests.helpers import head_outputs, make_batch
+from tests.helpers import (assert_reproduces, assert_same_state_and_outputs, backward_once,
+                           trainable_names)
 
 ALL = ['fusion', 'visual', 'text']
 LORA = dict(type='LoRA', targets=ALL, rank=8, alpha=16)

@@ -10,9 +10,9 @@ from mmdet.models.utils.vlfuse_helper import BiMultiHeadAttention
 from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
 from mmdet_sdpt.models.pre import (PRE, ReparameterizedTextPrompts, fold_checkpoint,
                                    reparameterize)
-from tests.conftest import ROOT, head_outputs, make_batch
-from tests.models.conftest import (assert_reproduces, assert_same_state_and_outputs,
-                                   backward_once, trainable_names)
+from tests.helpers import ROOT, head_outputs, make_batch
+from tests.helpers import (assert_reproduces, assert_same_state_and_outputs, backward_once,
+                           trainable_names)
 
 K = 4
 PRE_CFG = dict(type='PRE', num_tokens=K, hidden=16)

@@ -5,9 +5,9 @@ from mmdet.models.utils.vlfuse_helper import BiMultiHeadAttention
 
 from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
 from mmdet_sdpt.models.sep import SEP, SelfEnhancedPrompts, pooled_tokens
-from tests.conftest import head_outputs, make_batch, total_loss
-from tests.models.conftest import (assert_reproduces, assert_same_state_and_outputs,
-                                   backward_once, trainable_names)
+from tests.helpers import head_outputs, make_batch, total_loss
+from tests.helpers import (assert_reproduces, assert_same_state_and_outputs, backward_once,
+                           trainable_names)
 
 K = 4
 SEP_CFG = dict(type='SEP', num_tokens=K, num_selected=8, dim=32, heads=4)

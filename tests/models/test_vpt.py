@@ -7,9 +7,9 @@ from torch import nn
 
 from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
 from mmdet_sdpt.models.vpt import VPT, SwinPromptTokens, attach_prompts
-from tests.conftest import head_outputs, make_batch
-from tests.models.conftest import (assert_reproduces, assert_same_state_and_outputs,
-                                   backward_once, trainable_names)
+from tests.helpers import head_outputs, make_batch
+from tests.helpers import (assert_reproduces, assert_same_state_and_outputs, backward_once,
+                           trainable_names)
 
 VPT_CFG = dict(type='VPT', num_tokens=4)
 BLOCKS = [f'backbone.stages.{i}.blocks.0' for i in range(4)]

@@ -26,7 +26,7 @@ from mmdet.registry import HOOKS
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
-from tests.conftest import ROOT, TINY_CONFIG
+from tests.helpers import ROOT, TINY_CONFIG
 
 ITERS = 3
 # Tolerances, from what was measured (2 CPU cores, OMP_NUM_THREADS=1, 3 steps) and why:

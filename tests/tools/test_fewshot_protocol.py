@@ -14,7 +14,7 @@ import time
 import pytest
 
 from mmdet_sdpt.engine import protocol
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SW_GLIP = osp.join(ROOT, 'configs', 'sdpt', 'tiny-glip_shapeworld.py')
 SW_FULL = osp.join(ROOT, 'configs', 'baselines', 'full', 'tiny-glip_shapeworld.py')

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, write_folder_suite
+from tests.helpers import ROOT, write_folder_suite
 
 TOOL = osp.join(ROOT, 'tools', 'fewshot_protocol.py')
 COLLECT = osp.join(ROOT, 'tools', 'collect_results.py')

@@ -7,13 +7,7 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import ROOT, TINY_CONFIG
-
-
-def run_tool(tool, *args):
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
-    return subprocess.run([sys.executable, os.path.join(ROOT, 'tools', tool), *args],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+from tests.helpers import ROOT, TINY_CONFIG, run_tool
 
 
 @pytest.fixture(scope='module')
@@ -111,7 +105,7 @@ def test_merge_refuses_an_adapter_of_another_tuner(trained, base_checkpoint, tmp
 
 def test_grounding_dino_trains_and_tests_end_to_end(tiny_env, gdino_base_checkpoint,
                                                     tmp_path):
-    from tests.conftest import TINY_GDINO_CONFIG
+    from tests.helpers import TINY_GDINO_CONFIG
     base = f'model.base_checkpoint={gdino_base_checkpoint}'
     out = run_tool('train.py', TINY_GDINO_CONFIG, '--work-dir', str(tmp_path), '--cfg-options',
                    base, 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from mmdet_sdpt.adapter import load_checks_off
-from mmdet_sdpt.models.prefix_cache import (PrefixCacheError, attach_prefix_cache,
+from mmdet_sdpt.prefix_cache import (PrefixCacheError, attach_prefix_cache,
                                             sample_key)
-from tests.conftest import ROOT, make_batch, total_loss
+from tests.helpers import ROOT, make_batch, total_loss
 
 LAST = dict(num_tokens=4, layers=[-1])  # SDPT in the last fusion layer
 ALL = dict(num_tokens=4, layers='all')
