@@ -17,6 +17,8 @@ from mmdet_sdpt.adapter import atomic_save, load_checks_off, to_adapter_checkpoi
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(ROOT, 'configs', 'sdpt', 'tiny-glip_shapes.py')
 TINY_GDINO_CONFIG = osp.join(ROOT, 'configs', 'sdpt', 'tiny-gdino_shapes.py')
+DEMO_CONFIG = osp.join(ROOT, 'configs', 'sdpt', 'demo_tiny-glip_synthetic.py')
+FEWSHOT_CFG = osp.join(ROOT, 'configs', 'sdpt', 'glip_t_odinw_fewshot.py')
 CLASSES = ('circle', 'square', 'triangle')
 # the metric tests' categories: non-contiguous ids
 CAT_IDS, METRIC_CLASSES = [1, 3, 7], ('cat', 'dog', 'fish')

@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import ROOT
-from tests.helpers import run_tool
+from tests.helpers import DEMO_CONFIG, ROOT, run_tool
 
-DEMO_CONFIG = osp.join(ROOT, 'configs', 'sdpt', 'demo_tiny-glip_synthetic.py')
 ASSETS = osp.join(ROOT, 'assets', 'demo')
 
 

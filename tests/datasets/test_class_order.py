@@ -246,8 +246,7 @@ def test_demo_test_tool_gives_the_same_ap_on_the_reversed_file(tmp_path):
     import re
 
     from mmdet_sdpt.datasets import DEMO_PARTS, SHAPES
-    from tests.test_demo import DEMO_CONFIG
-    from tests.helpers import run_tool
+    from tests.helpers import DEMO_CONFIG, run_tool
     a = tmp_path / 'a' / 'transfer'
     for split, num in (('train', 1), ('val', 1), ('test', 30)):  # 30 of the test images
         make_shapes_dataset(str(a), split, num, DEMO_PARTS['transfer']['classes'], SHAPES,

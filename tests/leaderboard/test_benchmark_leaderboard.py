@@ -1,6 +1,6 @@
 """benchmarks/leaderboard.py's reporting on fabricated protocol runs (the difficulty check,
 the paired table and the README block it replaces) and on the committed grid's runs (the
-README's block rebuilt from them); training is covered by tests/tools/test_fewshot_protocol.py."""
+README's block rebuilt from them); training is covered by tests/engine/test_protocol.py."""
 import importlib.util
 import os
 import os.path as osp

@@ -10,10 +10,9 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from tests.helpers import ROOT
+from tests.helpers import FEWSHOT_CFG, ROOT
 
 LVIS_CFG = osp.join(ROOT, 'configs', 'sdpt', 'glip_t_lvis.py')
-FEWSHOT_CFG = osp.join(ROOT, 'configs', 'sdpt', 'glip_t_odinw_fewshot.py')
 FEWSHOT_CFGS = [osp.join(ROOT, 'configs', 'sdpt', f'{d}_odinw_fewshot.py')
                 for d in ('glip_t', 'glip_l', 'gdino_t', 'mm-gdino_t')] + [
     osp.join(ROOT, 'configs', 'baselines', m, 'glip_t_odinw_fewshot.py')
