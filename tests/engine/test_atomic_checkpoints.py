@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from mmdet_sdpt.checkpoint import load_checkpoint_file
-from mmdet_sdpt.engine.runner import (AtomicLocalBackend, is_complete_checkpoint,
-                                      latest_complete_checkpoint)
+from mmdet_sdpt.engine.checkpoint_files import (AtomicLocalBackend, is_complete_checkpoint,
+                                                latest_complete_checkpoint)
 from mmdet_sdpt.utils import atomic_io
 from tests.helpers import ROOT, TINY_CONFIG, tiny_runner
 
