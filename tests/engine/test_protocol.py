@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from mmdet_sdpt.engine import protocol
+from mmdet_sdpt import protocol
 from tests.helpers import ROOT
 
 SW_GLIP = osp.join(ROOT, 'configs', 'sdpt', 'tiny-glip_shapeworld.py')
@@ -112,7 +112,7 @@ def test_one_protocol_per_work_root_and_a_rerun_stops_leftovers(tmp_path):
     other = _sleeper(dict(os.environ, **{protocol.PROTOCOL_ENV: str(tmp_path / 'other')}))
     try:
         deadline = time.time() + 20
-        while leftover.pid not in protocol._processes_marked(root):
+        while leftover.pid not in protocol.pool._processes_marked(root):
             assert time.time() < deadline
             time.sleep(0.1)
         lines = []
@@ -133,7 +133,7 @@ def test_one_protocol_per_work_root_and_a_rerun_stops_leftovers(tmp_path):
 
 def test_a_process_that_dies_with_its_parent(tmp_path):
     child = ('import os, sys, time\n'
-             'from mmdet_sdpt.engine.protocol import die_with_parent\n'
+             'from mmdet_sdpt.protocol import die_with_parent\n'
              'die_with_parent(int(sys.argv[1]))\n'
              'print(os.getpid(), flush=True)\n'
              'time.sleep(120)\n')
@@ -309,7 +309,7 @@ def test_a_stopped_protocol_with_runs_still_queued_exits_at_once(tmp_path):
     script.write_text(
         'import multiprocessing as mp, sys\n'
         f'sys.path.insert(0, {ROOT!r})\n'
-        'from mmdet_sdpt.engine.protocol import task_queue\n'
+        'from mmdet_sdpt.protocol import task_queue\n'
         "queue = task_queue(mp.get_context('spawn'), [b'x' * 4096] * 200)\n"
         'sys.exit(143)\n')
     start = time.time()
