@@ -59,24 +59,24 @@ def build_tiny_gdino(tiny_gdino_cfg):
     return _builder(tiny_gdino_cfg.model)
 
 
-@pytest.fixture(scope='session')
-def base_checkpoint(build_tiny, tmp_path_factory):
-    """A full base checkpoint of the tiny GLIP (random weights, seed 0), prompts excluded."""
-    model = build_tiny(seed=0)
+def _base_file(model, folder) -> str:
+    """A full base checkpoint of ``model`` (random weights), its prompts excluded."""
     state = {k: v for k, v in model.state_dict().items() if '.sdpt.' not in k}
-    path = str(tmp_path_factory.mktemp('base') / 'tiny_glip_base.pth')
+    path = str(folder / 'base.pth')
     torch.save({'state_dict': state, 'meta': {}}, path)
     return path
+
+
+@pytest.fixture(scope='session')
+def base_checkpoint(build_tiny, tmp_path_factory):
+    """A full base checkpoint of the tiny GLIP (random weights, seed 0)."""
+    return _base_file(build_tiny(seed=0), tmp_path_factory.mktemp('base'))
 
 
 @pytest.fixture(scope='session')
 def gdino_base_checkpoint(build_tiny_gdino, tmp_path_factory):
     """A full base checkpoint of the tiny Grounding DINO (random weights, seed 0)."""
-    model = build_tiny_gdino(seed=0)
-    state = {k: v for k, v in model.state_dict().items() if '.sdpt.' not in k}
-    path = str(tmp_path_factory.mktemp('gdino_base') / 'tiny_gdino_base.pth')
-    torch.save({'state_dict': state, 'meta': {}}, path)
-    return path
+    return _base_file(build_tiny_gdino(seed=0), tmp_path_factory.mktemp('gdino_base'))
 
 
 @pytest.fixture(scope='session')

@@ -151,16 +151,11 @@ def anytime_markdown(costs: Sequence[RunCost], budgets: Sequence[float]) -> str:
 
 def plot_anytime(costs: Sequence[RunCost], budgets: Sequence[float], path: str) -> str:
     """Mean anytime valid AP against training seconds, one panel per shot, atomically."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    from .plots import save_figure
+    from .plots import label_panel, panels, save_figure
     view = anytime(costs, budgets)
     shots = sorted({k[0] for k in view})
-    fig, axes = plt.subplots(1, max(1, len(shots)), squeeze=False,
-                             figsize=(6.0 * max(1, len(shots)), 4.2))
-    for ax, shot in zip(axes[0], shots):
+    fig, axes = panels(len(shots), 4.2)
+    for ax, shot in zip(axes, shots):
         for (s, label), values in view.items():
             if s != shot:
                 continue
@@ -168,9 +163,6 @@ def plot_anytime(costs: Sequence[RunCost], budgets: Sequence[float], path: str) 
             ys = [100 * v for v in values if v is not None]
             ax.plot(xs, ys, marker='.', label=label)
         ax.set_xscale('log')
-        ax.set_xlabel('training seconds (log)')
-        ax.set_ylabel('best valid AP so far (x 100, mean over runs)')
-        ax.set_title(f'{shot}-shot: anytime valid AP')
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        label_panel(ax, 'training seconds (log)', 'best valid AP so far (x 100, mean over runs)',
+                    f'{shot}-shot: anytime valid AP', 6)
     return save_figure(fig, path)

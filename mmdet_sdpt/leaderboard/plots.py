@@ -7,6 +7,25 @@ from .runs import shot_label
 from .stats import Board, ShotTable
 
 
+def panels(count: int, height: float):
+    """(figure, axes): ``count`` panels side by side (at least one), 6 inches wide each."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, max(1, count), squeeze=False,
+                             figsize=(6.0 * max(1, count), height))
+    return fig, axes[0]
+
+
+def label_panel(ax, xlabel: str, ylabel: str, title: str, legend_size: int) -> None:
+    """Axis labels, a title, a light grid and the legend of one panel."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+
+
 def save_figure(fig, path: str, rect=(0, 0, 1, 1)) -> str:
     import matplotlib.pyplot as plt
     fig.tight_layout(rect=rect)  # rect: the part of the figure the panels may fill

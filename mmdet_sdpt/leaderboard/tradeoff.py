@@ -59,15 +59,10 @@ def tradeoff_markdown(boards: Sequence[Board], floor: float = DEFAULT_FLOOR) -> 
 
 def plot_pareto(boards: Sequence[Board], path: str, floor: float = DEFAULT_FLOOR) -> str:
     """Target AP vs base AP kept per shot, the front joined, the floor drawn; atomically."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    from .plots import save_figure
+    from .plots import label_panel, panels, save_figure
     shown = [b for b in boards if points(b)]
-    fig, axes = plt.subplots(1, max(1, len(shown)), squeeze=False,
-                             figsize=(6.0 * max(1, len(shown)), 4.6))
-    for ax, board in zip(axes[0], shown):
+    fig, axes = panels(len(shown), 4.6)
+    for ax, board in zip(axes, shown):
         pts = {lab: (k, t) for lab, k, t in points(board)}
         for lab, (k, t) in pts.items():
             ax.scatter(100 * k, 100 * t, s=18)
@@ -78,9 +73,6 @@ def plot_pareto(boards: Sequence[Board], path: str, floor: float = DEFAULT_FLOOR
                 color='tab:red', lw=1, label='Pareto front')
         ax.axvline(100 * floor, color='gray', ls='--', lw=1,
                    label=f'{100 * floor:.0f}% kept')
-        ax.set_xlabel('base AP kept (%, mean over datasets and seeds)')
-        ax.set_ylabel('target AP (x 100, mean)')
-        ax.set_title(f'{board.label}: target AP vs base AP kept')
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        label_panel(ax, 'base AP kept (%, mean over datasets and seeds)',
+                    'target AP (x 100, mean)', f'{board.label}: target AP vs base AP kept', 7)
     return save_figure(fig, path)

@@ -56,6 +56,16 @@ def capture_inputs(modules, run, batch_list, num_images):
     return {i: torch.cat(f) for i, f in feats.items()}
 
 
+def loss_runner(model, select):
+    """``run(batch)``: the model's loss on a dataloader batch; ``run.select(args, output)``
+    picks the features a capture hook keeps (capture_inputs)."""
+    def run(batch):
+        d = model.data_preprocessor(batch, False)
+        model.loss(d['inputs'], d['data_samples'])
+    run.select = select
+    return run
+
+
 def assert_centroids_of(tokens, feats):
     """Every token is the mean of the features nearest to it (a k-means fixed point)."""
     assign = torch.cdist(feats, tokens).argmin(dim=1)
@@ -107,11 +117,8 @@ def test_sdpt_tokens_become_prototypes_of_the_aligned_visual_tokens(build_tuned)
     prototype_init(model, data, num_images=2, iters=CONVERGED, seed=1, tokens_per_image=None)
     attns = [model.get_submodule(p) for p in model.tuner.prompted]
 
-    def run(batch):
-        d = model.data_preprocessor(batch, False)
-        model.loss(d['inputs'], d['data_samples'])
     # v_proj(visual tokens), the aligned space, beside the visual tokens themselves
-    run.select = lambda args, output: torch.cat([output, args[0]], dim=-1)
+    run = loss_runner(model, lambda args, output: torch.cat([output, args[0]], dim=-1))
 
     with torch.no_grad(), model.tuner.disabled(model):
         both = capture_inputs([a.v_proj for a in attns], run, data, num_images=2)
@@ -168,10 +175,7 @@ def test_sdpt_without_inverse_takes_each_side_from_its_own_stream(build_tuned):
     prototype_init(model, data, num_images=2, iters=CONVERGED, seed=0, tokens_per_image=None)
     attns = [model.get_submodule(p) for p in model.tuner.prompted]
 
-    def run(batch):
-        d = model.data_preprocessor(batch, False)
-        model.loss(d['inputs'], d['data_samples'])
-    run.select = lambda args, output: args[0]  # the raw visual / text tokens
+    run = loss_runner(model, lambda args, output: args[0])  # the raw visual / text tokens
 
     masks = []  # GLIP pads the text to max_tokens: its text mask (1 = token) says where
 

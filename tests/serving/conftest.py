@@ -30,48 +30,32 @@ def gdino(tiny_gdino_cfg, build_tiny_gdino, tmp_path_factory):
     return cfg, paths
 
 
-@pytest.fixture(scope='module')
-def glip_language_prompt(tiny_cfg, base_checkpoint, tmp_path_factory):
-    return tuned_glip_with_adapters(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('lp'),
-                                    dict(type='LanguagePromptV2'))
+# the tuners served besides SDPT, on the tiny GLIP: name -> tuner config
+SERVED_TUNERS = dict(
+    language_prompt=dict(type='LanguagePromptV2'),
+    mudpt=dict(type='MuDPT', num_tokens=4),
+    maple=dict(type='MaPLe', num_tokens=4),
+    # LoRA in every place it goes: fusion attention, Swin's windows, BERT
+    lora=dict(type='LoRA', targets=['fusion', 'visual', 'text'], rank=4),
+    vpt=dict(type='VPT', num_tokens=4),  # VPT-deep: every Swin block, shifted windows too
+    sep=dict(type='SEP', num_tokens=4, sources=['image', 'text']),  # prompts per image
+    new_tuner=dict(type='TextPrefixTokens', num_tokens=4),  # projects/new_tuner's, as is
+)
 
 
 @pytest.fixture(scope='module')
-def glip_mudpt(tiny_cfg, base_checkpoint, tmp_path_factory):
-    return tuned_glip_with_adapters(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('mudpt'),
-                                    dict(type='MuDPT', num_tokens=4))
+def served(request, tiny_cfg, base_checkpoint, tmp_path_factory):
+    """``served(name)`` -> (cfg, {adapter name: path}): 'glip' (SDPT), 'gdino', or a name of
+    SERVED_TUNERS on the tiny GLIP, each built once per test module."""
+    built = {}
 
+    def get(name):
+        if name in ('glip', 'gdino'):
+            return request.getfixturevalue(name)
+        if name not in built:
+            import projects.new_tuner.prefix_tokens  # noqa: F401  registers TextPrefixTokens
+            built[name] = tuned_glip_with_adapters(
+                tiny_cfg, base_checkpoint, tmp_path_factory.mktemp(name), SERVED_TUNERS[name])
+        return built[name]
 
-@pytest.fixture(scope='module')
-def glip_maple(tiny_cfg, base_checkpoint, tmp_path_factory):
-    return tuned_glip_with_adapters(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('maple'),
-                                    dict(type='MaPLe', num_tokens=4))
-
-
-@pytest.fixture(scope='module')
-def glip_lora(tiny_cfg, base_checkpoint, tmp_path_factory):
-    """LoRA in every place it goes: fusion attention, Swin's windows, BERT."""
-    return tuned_glip_with_adapters(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('lora'),
-                                    dict(type='LoRA', targets=['fusion', 'visual', 'text'], rank=4))
-
-
-@pytest.fixture(scope='module')
-def glip_vpt(tiny_cfg, base_checkpoint, tmp_path_factory):
-    """VPT-deep: prompts in every Swin block (shifted windows included)."""
-    return tuned_glip_with_adapters(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('vpt'),
-                                    dict(type='VPT', num_tokens=4))
-
-
-@pytest.fixture(scope='module')
-def glip_sep(tiny_cfg, base_checkpoint, tmp_path_factory):
-    """SEP: prompts enhanced by each image's own tokens (image and text sources)."""
-    return tuned_glip_with_adapters(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('sep'),
-                                    dict(type='SEP', num_tokens=4, sources=['image', 'text']))
-
-
-@pytest.fixture(scope='module')
-def glip_new_tuner(tiny_cfg, base_checkpoint, tmp_path_factory):
-    """projects/new_tuner's tuner: served through its own bank_names alone."""
-    import projects.new_tuner.prefix_tokens  # noqa: F401  registers TextPrefixTokens
-    return tuned_glip_with_adapters(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('new_tuner'),
-                                    dict(type='TextPrefixTokens', num_tokens=4))
+    return get

@@ -14,14 +14,13 @@ from tests.helpers import (LONG, LONG_CLASSES, TEXT, assert_same_preds, cut_by_b
                            random_images)
 
 
-@pytest.mark.parametrize('setting', ['glip', 'gdino', 'glip_language_prompt', 'glip_mudpt',
-                                     'glip_maple', 'glip_lora', 'glip_vpt', 'glip_sep',
-                                     'glip_new_tuner'])
-def test_a_mixed_batch_equals_each_image_alone_with_its_adapter(setting, request):
+@pytest.mark.parametrize('setting', ['glip', 'gdino', 'language_prompt', 'mudpt', 'maple',
+                                     'lora', 'vpt', 'sep', 'new_tuner'])
+def test_a_mixed_batch_equals_each_image_alone_with_its_adapter(setting, served):
     from mmdet.apis import DetInferencer
 
     from mmdet_sdpt.inferencer import TunedInferencer
-    cfg, paths = request.getfixturevalue(setting)
+    cfg, paths = served(setting)
     infer = TunedInferencer(copy.deepcopy(cfg), adapters=paths, device='cpu')
     base = {k: v.clone() for k, v in infer.model.state_dict().items()}
     images, names = random_images(4), ['a', 'b', None, 'a']
@@ -75,7 +74,7 @@ def test_adapters_are_checked_when_loaded_and_names_when_chosen(glip, tiny_cfg, 
     assert infer.adapters == ['a', 'b']
 
 
-def test_tuners_that_rewrite_the_base_are_refused(tiny_cfg, base_checkpoint):
+def test_tuners_that_rewrite_the_base_are_refused(tiny_cfg, base_checkpoint, monkeypatch):
     from mmdet_sdpt.serving import NotServableError
     from mmdet_sdpt.inferencer import TunedInferencer
     cfg = copy.deepcopy(tiny_cfg)
@@ -83,17 +82,19 @@ def test_tuners_that_rewrite_the_base_are_refused(tiny_cfg, base_checkpoint):
     cfg.model.tuner = dict(type='LinearProbe')
     with pytest.raises(NotServableError, match='tunes base tensors'):
         TunedInferencer(cfg, device='cpu')
-    # a tuner of one's own (projects/new_tuner) that keeps no bank: refused, with the reason
-    import projects.new_tuner.prefix_tokens  # noqa: F401  (registers TextPrefixTokens)
+    # a tuner module that keeps nothing per adapter (projects/new_tuner's, its bank_names
+    # taken away): refused, with the reason
+    from projects.new_tuner.prefix_tokens import PrefixTokens
+    monkeypatch.setattr(PrefixTokens, 'bank_names', None)
     cfg.model.tuner = dict(type='TextPrefixTokens', num_tokens=4)
     with pytest.raises(NotServableError, match='effect is not kept per adapter'):
         TunedInferencer(cfg, device='cpu')
 
 
-@pytest.mark.parametrize('setting', ['glip', 'glip_vpt'])  # VPT: hook state per thread
-def test_threads_choose_their_adapters_independently(setting, request):
+@pytest.mark.parametrize('setting', ['glip', 'vpt'])  # VPT: hook state per thread
+def test_threads_choose_their_adapters_independently(setting, served):
     from mmdet_sdpt.inferencer import TunedInferencer
-    cfg, paths = request.getfixturevalue(setting)
+    cfg, paths = served(setting)
     infer = TunedInferencer(copy.deepcopy(cfg), adapters=paths, device='cpu')
     image = random_images(1, seed=3)
     expected = {n: preds_of(infer(image, texts=TEXT, adapter=n)) for n in ('a', 'b', None)}
@@ -151,12 +152,12 @@ def test_the_served_tokenizer_is_safe_to_call_from_threads(glip):
 
 @pytest.mark.parametrize('setting', ['glip', 'gdino'])
 def test_class_names_past_the_token_cap_are_named_in_a_warning_once_per_prompt(setting,
-                                                                               request):
+                                                                               served):
     """BERT reads ``language_model.max_tokens`` tokens and drops the rest: the classes
     dropped are never detected. A call warns once per prompt, naming exactly those."""
     from mmdet_sdpt.inferencer import TunedInferencer
     from mmdet_sdpt.input_checks import PromptTooLongWarning
-    cfg, paths = request.getfixturevalue(setting)
+    cfg, paths = served(setting)
     infer = TunedInferencer(copy.deepcopy(cfg), adapters=paths, device='cpu')
     lm = infer.model.language_model
     cut = cut_by_bert(lm.tokenizer, lm.max_tokens, LONG_CLASSES)
