@@ -2,9 +2,9 @@
 protocol (tools/fewshot_protocol.py's runs, tools/collect_results.py's tables), with paired
 confidence intervals of the differences.
 
-    python benchmarks/leaderboard.py                       # the README's grid (hours: README)
+    python benchmarks/leaderboard.py                       # the grid (hours: docs/leaderboard.md)
     python benchmarks/leaderboard.py --calibrate           # zero-shot and full only
-    python benchmarks/leaderboard.py --readme README.md    # also refresh the README's table
+    python benchmarks/leaderboard.py --readme docs/leaderboard.md  # also refresh the page's table
     python benchmarks/leaderboard.py --schedule short --restore --collect-only  # the old table
 
 Schedule (``--schedule``, the configs' SW_SCHEDULE): ``glip`` (default), GLIP's few-shot
@@ -20,7 +20,7 @@ fine-tuning, linear probe, language_prompt_v2, LoRA, BitFit, MaPLe and MuDPT; on
 Grounding DINO, zero-shot, SDPT and full fine-tuning; every dataset of the suite, 3- and
 10-shot. Seeds (``SEEDS``): under ``glip``, seeds 3 and 30 at 3-shot and seed 3 at 10-shot,
 the grid cut to fit the 2-core machine (converged runs take about 5x the short schedule's;
-README); under ``short``, seeds 3, 30, 300 at both shots, as that grid ran. Runs go to --work-root in the protocol's layout and are resumable
+docs/leaderboard.md); under ``short``, seeds 3, 30, 300 at both shots, as that grid ran. Runs go to --work-root in the protocol's layout and are resumable
 (run the command again after a kill). ``--workers`` in-process workers of ``--threads``
 torch threads each share the cores.
 
@@ -28,8 +28,9 @@ Writes OUT.md / OUT.csv / OUT.png (the collected tables) and OUT_summary.md / OU
 leaderboard per shot, the paired differences (every method against SDPT of the same
 detector, over datasets x seeds: mean, 95% t interval, p, wins), the difficulty check
 (zero-shot at least 0.20 AP below full fine-tuning on the suite average, no method above
-0.85) and the wall time. ``--readme`` replaces the README's block between
-``<!-- leaderboard:begin -->`` and ``<!-- leaderboard:end -->`` with OUT_summary.md.
+0.85) and the wall time. ``--readme`` replaces the block between
+``<!-- leaderboard:begin -->`` and ``<!-- leaderboard:end -->`` of the page it names (the
+block lives in docs/leaderboard.md) with OUT_summary.md.
 
 Every invocation also writes ``--archive`` (default benchmarks/results/leaderboard_runs.tar.gz):
 the finished runs' results (each run's test and retention JSONs, its dumped config, its
@@ -91,13 +92,14 @@ def parse_args(argv=None):
                         help='default: 3 30 (--schedule glip), 3 30 300 (short)')
     parser.add_argument('--shot-seeds', nargs='+', metavar='SHOT=SEED[,SEED]',
                         help='other seeds for a shot (default: 10=3 under --schedule glip, '
-                        'the grid cut to fit the machine: README)')
+                        'the grid cut to fit the machine: docs/leaderboard.md)')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--calibrate', action='store_true',
                         help='zero-shot and full fine-tuning on the tiny GLIP only')
     parser.add_argument('--collect-only', action='store_true')
-    parser.add_argument('--readme', help='README to refresh between the leaderboard markers')
+    parser.add_argument('--readme', help='page to refresh between the leaderboard markers '
+                        '(the block lives in docs/leaderboard.md)')
     parser.add_argument('--archive',
                         help="results of the finished runs, written at the end ('' : none; "
                         "default: beside --out's default, leaderboard_runs.tar.gz)")
@@ -289,7 +291,7 @@ def _result_files(folder: str):
 def archive_runs(runs, work_root: str, path: str) -> int:
     """Write the finished ``runs``' results and the wall clock to ``path`` (tar.gz,
     atomically). Returns the number of runs archived."""
-    from mmdet_sdpt.engine import protocol
+    from mmdet_sdpt import protocol
     from mmdet_sdpt.utils.atomic_io import atomic_write
     finished = [r for r in runs if protocol.done(r)]
 
@@ -334,7 +336,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ['SW_SCHEDULE'] = args.schedule  # the configs' schedule; workers inherit it
     import mmdet_sdpt  # noqa: F401
-    from mmdet_sdpt.engine import lr_sweep, protocol
+    from mmdet_sdpt import protocol
+    from mmdet_sdpt.engine import lr_sweep
     from mmdet_sdpt.leaderboard import cost_views, find_runs, leaderboard, summarize, tradeoff
     from mmdet_sdpt.leaderboard import write_outputs
     from mmdet_sdpt.utils.atomic_io import atomic_write, atomic_write_json

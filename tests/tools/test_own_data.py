@@ -111,10 +111,10 @@ def coco_layout(root):
 
 @pytest.mark.parametrize('detector', ['glip', 'gdino'])
 def test_the_readmes_own_dataset_config_trains_and_tests_as_written(tmp_path, detector):
-    """The README's block, copied as a user would (paths filled in), on a dataset the test
-    writes: trains on the committed tiny base and its best-on-valid adapter tests."""
-    readme = open(osp.join(ROOT, 'README.md')).read()
-    block = readme.split('<!-- own-data:begin -->')[1].split('<!-- own-data:end -->')[0]
+    """docs/own_data.md's block, copied as a user would (paths filled in), on a dataset the
+    test writes: trains on the committed tiny base and its best-on-valid adapter tests."""
+    page = open(osp.join(ROOT, 'docs', 'own_data.md')).read()
+    block = page.split('<!-- own-data:begin -->')[1].split('<!-- own-data:end -->')[0]
     config = block.split('```python\n')[1].split('```')[0]
     data = coco_layout(tmp_path / 'data')
     config = config.replace('path/to/mmdet-sdpt', ROOT).replace('data/kitchen/', data)
