@@ -5,7 +5,7 @@
 (``check_adapter_checkpoint``: tuner, K, layers, base fingerprint, finite values). The base
 weights and the model's own tuner tensors are never written: each servable tuner module
 keeps a *bank* (``module.bank[name]``: one row per adapter) beside its tensors, and a
-forward inside ``bank.choice(names)`` gathers every image's rows (``models.selection``).
+forward inside ``bank.choice(names)`` gathers every image's rows (``models.adapter_choice``).
 
 What a bank holds:
 
@@ -40,7 +40,7 @@ from torch import Tensor, nn
 from .adapter import check_adapter_checkpoint, get_tuner, unwrap
 from .checkpoint import load_checkpoint_file
 from .constants import ZERO_SHOT
-from .models.selection import adapter_choice
+from .models.adapter_choice import adapter_choice
 from .models.tuner_module import bank_rows, banked, is_tuner_module
 
 
@@ -120,7 +120,7 @@ class AdapterBank:
                 f'{tuner.method}: {len(unserved)} tuned tensors (e.g. {unserved[:2]}) belong '
                 'to modules whose effect is not kept per adapter (a tuner module serves per '
                 'image when it names its bank_names, or answers bank_rows, and reads them '
-                'with models.selection.chosen: models/tuner_module.py). Load one adapter into '
+                'with models.adapter_choice.chosen: models/tuner_module.py). Load one adapter into '
                 'the model instead (mmdet_sdpt.load_adapter).')
         guard_tokenizers(self.model)
         self.names: List[str] = []

@@ -16,6 +16,20 @@ from tests.helpers import (CLASSES, TINY_CONFIG, TINY_GDINO_CONFIG, _builder, ra
 
 warnings.filterwarnings('ignore')
 
+if os.environ.get('PYTEST_XDIST_WORKER'):  # `make test` runs pytest-xdist workers
+    # the machine's cores shared among the workers, not each worker taking all of them
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist's ``--dist loadgroup`` a test module runs whole in one worker (its
+    tests share module-scoped fixtures, and some write files its later tests read); a test
+    that names its own ``xdist_group`` (files several modules write) keeps that group."""
+    for item in items:
+        if not item.get_closest_marker('xdist_group'):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
 
 @pytest.fixture(scope='session')
 def tiny_env(tmp_path_factory):

@@ -53,7 +53,7 @@ def plot_boards(boards: Sequence[Board], metric: str, path: str) -> str:
     shots = [b.shot for b in boards]
     xs = {s: i for i, s in enumerate(shots)}
     markers = 'osD^v<>pPX*h'
-    # tab10 repeats after 10 series (a grid has 13): tab20 gives each its own colour
+    # tab10 repeats after 10 series: tab20 gives up to 20 their own colour
     palette = plt.get_cmap('tab10' if len(labels) <= 10 else 'tab20')
     for i, label in enumerate(labels):
         rows = [(b.shot, r) for b in boards for r in b.rows if r.label == label]
@@ -77,7 +77,7 @@ def plot_boards(boards: Sequence[Board], metric: str, path: str) -> str:
     ax1.set_xticklabels([shot_label(s) for s in shots])
     ax1.set_xlabel('training data')
     ax1.set_ylabel(f'average {metric} (%)')
-    # below the panels, not over the lines (a grid has a dozen series)
+    # below the panels, not over the lines (a board may have many series)
     fig.legend(*ax1.get_legend_handles_labels(), loc='lower center', fontsize=7,
                ncol=min(4, max(1, len(labels))), frameon=False)
     legend_height = 0.2 * legend_rows / height

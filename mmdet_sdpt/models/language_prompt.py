@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
-from .selection import chosen, switched_off
+from .adapter_choice import chosen, switched_off
 from .tuner_module import TunerModule
 
 ATTACH = 'language_model'

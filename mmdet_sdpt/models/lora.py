@@ -24,7 +24,7 @@ from transformers.models.bert.modeling_bert import BertSelfAttention
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
-from .selection import chosen, switched_off
+from .adapter_choice import chosen, switched_off
 from .tuner_module import TunerModule
 
 NAME = 'lora'  # the adapter's attribute on each adapted Linear

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
 from .prototype_guard import PrototypeSite, await_prototype_init
-from .selection import chosen, choosing_rows, switched_off
+from .adapter_choice import chosen, choosing_rows, switched_off
 from .tuner_module import TunerModule, default_bank_rows
 
 MASK_VARIANTS = ('paper', 'reference')

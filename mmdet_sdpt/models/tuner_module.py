@@ -9,7 +9,7 @@ module or of its tuner, never looked up by class name:
   order, that holds a tuner module or a trainable tensor is where the frozen prefix ends;
 - serving many adapters (``mmdet_sdpt.serving``): :meth:`TunerModule.bank_rows`, the rows
   one adapter adds to the module's banks (by default the tensors named in ``bank_names``),
-  read back per image with ``mmdet_sdpt.models.selection.chosen``;
+  read back per image with ``mmdet_sdpt.models.adapter_choice.chosen``;
 - prototype initialisation: the tuner's ``prototype_sites`` (``BaseTuner``).
 
 ``TunerModule`` gives these defaults; a module of one's own may also set the attributes on

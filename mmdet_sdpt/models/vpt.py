@@ -36,7 +36,7 @@ from torch.nn import functional as F
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
 from .prototype_guard import PrototypeSite, await_prototype_init
-from .selection import chosen, switched_off
+from .adapter_choice import chosen, switched_off
 from .tuner_module import TunerModule
 
 NAME = 'vpt'  # the prompt module's attribute on each prompted WindowMSA

@@ -1,6 +1,6 @@
 """Cache what the frozen prefix of a tuned detector computes (``model.prefix_cache``).
 
-One job per module: ``store`` (the LRU of per-sample states), ``sites`` (where each
+One job per module: ``store`` (the LRU of per-sample states), ``cuts`` (where each
 detector family's prefix ends, how it is captured and served), ``session`` (the serving
 overrides and the session they read), ``cache`` (the coordinator on the detector).
 
@@ -57,9 +57,9 @@ checkpoint loaded, the model moved). Under DDP every rank keeps its own cache.
 """
 from .cache import (PrefixCache, attach_prefix_cache, format_stats, prefix_cache_of,
                     sample_key)
-from .sites import GLIPPrefix, GroundingDINOPrefix, PrefixCacheError, PrefixSite, prefix_site
+from .cuts import GLIPPrefix, GroundingDINOPrefix, PrefixCacheError, PrefixCut, prefix_cut
 from .store import PrefixStore
 
 __all__ = ['PrefixCache', 'PrefixCacheError', 'PrefixStore', 'attach_prefix_cache',
            'prefix_cache_of', 'format_stats', 'sample_key', 'GLIPPrefix',
-           'GroundingDINOPrefix', 'PrefixSite', 'prefix_site']
+           'GroundingDINOPrefix', 'PrefixCut', 'prefix_cut']

@@ -8,8 +8,9 @@ import torch
 from mmengine.logging import MessageHub, print_log
 from torch import Tensor, nn
 
+from ..adapter import unwrap
 from .session import _SESSION, _Session
-from .sites import PrefixCacheError, _Captured, prefix_site
+from .cuts import PrefixCacheError, _Captured, prefix_cut
 from .store import PrefixStore, _tree_map, _tree_stack, restore
 
 
@@ -39,24 +40,24 @@ class PrefixCache:
 
     def __init__(self, detector: nn.Module, max_bytes: int = 2**30, device: str = 'cpu',
                  dtype: Optional[str] = None, log_interval: int = 50):
-        self.site = prefix_site(detector)
-        self.site.check()
+        self.family = prefix_cut(detector)
+        self.family.check()
         self.store = PrefixStore(max_bytes, device, dtype)
         self.log_interval = log_interval
         self.calls = 0
-        self._weights = self.site.weights_key()
+        self._weights = self.family.weights_key()
         self._warned_chunked = False
         detector.prefix_cache = self  # a plain attribute: no state-dict entries
-        self.site.install(self)
+        self.family.install(self)
         detector.loss = types.MethodType(_cached_loss, detector)
         detector.predict = types.MethodType(_cached_predict, detector)
 
     @property
     def detector(self) -> nn.Module:
-        return self.site.detector
+        return self.family.detector
 
     def stats(self) -> dict:
-        return dict(self.store.stats(), cut=self.site.describe_cut())
+        return dict(self.store.stats(), cut=self.family.describe_cut())
 
     def clear(self) -> None:
         self.store.clear()
@@ -76,11 +77,11 @@ class PrefixCache:
             **kwargs):
         if not self.applies(mode):
             return original(batch_inputs, samples, **kwargs)
-        self.site.check()
-        if self.site.weights_key() != self._weights:  # a checkpoint loaded, the model moved
+        self.family.check()
+        if self.family.weights_key() != self._weights:  # a checkpoint loaded, the model moved
             self.store.clear()
-            self.site._listed = None  # moved buffers are new tensors: list them again
-            self._weights = self.site.weights_key()
+            self.family._listed = None  # moved buffers are new tensors: list them again
+            self._weights = self.family.weights_key()
         keys = [sample_key(mode, batch_inputs[i], s) for i, s in enumerate(samples)]
         entries = [self.store.get(k) for k in keys]
         missing = [i for i, e in enumerate(entries) if e is None]
@@ -108,14 +109,14 @@ class PrefixCache:
         inputs = batch_inputs if len(rows) == len(samples) else batch_inputs[rows]
         subset = [copy.deepcopy(samples[i]) for i in rows]  # loss/predict write into them
         state = None
-        with torch.no_grad(), self.site.capturing():
+        with torch.no_grad(), self.family.capturing():
             try:
                 original(inputs, subset)
             except _Captured as captured:
                 state = captured.state
         if state is None:
             raise RuntimeError(f'prefix cache: the forward never reached '
-                               f'{self.site.describe_cut()}')
+                               f'{self.family.describe_cut()}')
         per_sample = [_tree_map(lambda t, b=b: t[b], state) for b in range(len(rows))]
         return [self.store.stored_form(s) for s in per_sample]
 
@@ -159,4 +160,4 @@ def attach_prefix_cache(detector: nn.Module, max_bytes: int = 2**30, device: str
 
 
 def prefix_cache_of(model: nn.Module) -> Optional[PrefixCache]:
-    return getattr(getattr(model, 'module', model), 'prefix_cache', None)
+    return getattr(unwrap(model), 'prefix_cache', None)

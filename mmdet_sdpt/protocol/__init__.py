@@ -39,11 +39,11 @@ from .plan import PROTOCOL_ENV, ZERO_SHOT_OPTIONS, ProtocolRun, config_identity,
 from .pool import (PROTOCOL_LOCK, ProtocolInUseError, execute_all, session, stop_leftovers,
                    task_queue)
 from .steps import (TRAINED, Step, base_checkpoint, best_checkpoint, done, retention_options,
-                    retention_tested, steps, test_result, tested, trained)
+                    retention_tested, steps, tested, trained)
 
 __all__ = ['commands', 'execute', 'PROTOCOL_ENV', 'ZERO_SHOT_OPTIONS', 'ProtocolRun',
            'config_identity', 'plan', 'run_dir', 'PROTOCOL_LOCK', 'ProtocolInUseError',
            'die_with_parent', 'execute_all', 'session', 'stop_leftovers', 'task_queue',
            'TRAINED', 'Step', 'base_checkpoint', 'best_checkpoint', 'done',
-           'retention_options', 'retention_tested', 'steps', 'test_result', 'tested',
+           'retention_options', 'retention_tested', 'steps', 'tested',
            'trained']

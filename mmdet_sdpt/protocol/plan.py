@@ -149,7 +149,7 @@ def _environ(values: Dict[str, str]):
 def _load_cfg(run: ProtocolRun, work_dir: str, options: Optional[dict] = None,
               formatted: bool = True):
     """``formatted=False``: the runner logs its config unformatted (test steps: their
-    config is only logged, and mmengine's yapf pass costs about 1.2 s per runner)."""
+    config is only logged, and mmengine's yapf pass is a cost paid again per runner)."""
     from mmengine.config import Config
     with _environ(run.env()):
         cfg = Config.fromfile(run.config, format_python_code=formatted)

@@ -5,27 +5,22 @@ import os.path as osp
 from typing import Dict, List, NamedTuple, Optional
 
 from ..constants import RETENTION_DIR
+from ..leaderboard.runs import newest_result
 from .plan import ProtocolRun, _load_cfg
 
 TRAINED = '.trained'  # written in a run's work dir when its training finished
 
 # --- what is done ---------------------------------------------------------------------
-def test_result(folder: str) -> Optional[str]:
-    """The newest test result (``<timestamp>/<timestamp>.json``) in ``folder``, or None."""
-    from ..leaderboard.runs import newest_result
-    return newest_result(folder)
-
-
 def trained(run: ProtocolRun) -> bool:
     return run.zero_shot or osp.isfile(osp.join(run.work_dir, TRAINED))
 
 
 def tested(run: ProtocolRun) -> bool:
-    return not run.evaluate or test_result(run.work_dir) is not None
+    return not run.evaluate or newest_result(run.work_dir) is not None
 
 
 def retention_tested(run: ProtocolRun) -> bool:
-    return run.retention is None or test_result(osp.join(run.work_dir, RETENTION_DIR)) is not None
+    return run.retention is None or newest_result(osp.join(run.work_dir, RETENTION_DIR)) is not None
 
 
 def done(run: ProtocolRun) -> bool:

@@ -26,7 +26,7 @@ from torch import nn
 
 from mmdet_sdpt.models import BaseTuner
 from mmdet_sdpt.models.prototype_guard import PrototypeSite, await_prototype_init
-from mmdet_sdpt.models.selection import chosen, switched_off
+from mmdet_sdpt.models.adapter_choice import chosen, switched_off
 from mmdet_sdpt.models.tuner_module import TunerModule
 from mmdet_sdpt.registry import TUNERS
 

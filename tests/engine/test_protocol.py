@@ -14,6 +14,7 @@ import time
 import pytest
 
 from mmdet_sdpt import protocol
+from mmdet_sdpt.leaderboard import newest_result
 from tests.helpers import ROOT
 
 SW_GLIP = osp.join(ROOT, 'configs', 'sdpt', 'tiny-glip_shapeworld.py')
@@ -250,7 +251,7 @@ def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
     assert 'trained by the sweep' in log and 'learning rate of tiny-glip sdpt: ' in log
     for dataset in ('Synonyms', 'OneClass'):
         run = osp.join(work_root, 'tiny-glip', 'sdpt', dataset, 'shot1_seed3')
-        assert protocol.test_result(run) and protocol.test_result(osp.join(run, 'retention'))
+        assert newest_result(run) and newest_result(osp.join(run, 'retention'))
         assert any(f.startswith('best_coco_bbox_mAP_epoch_') for f in os.listdir(run))
         cost = json.load(open(osp.join(run, 'cost.json')))
         # stopped early after epoch 3 of 4; trained at the chosen rate, cut by the plateau
@@ -258,8 +259,8 @@ def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
         rates = [v['lr'] for v in cost['validations']]
         assert rates[0] == pytest.approx(picked['lr']) and rates[2] < rates[1] == rates[0]
         # the retention test is the same model on the base-domain split, kept apart
-        target = json.load(open(protocol.test_result(run)))
-        kept = json.load(open(protocol.test_result(osp.join(run, 'retention'))))
+        target = json.load(open(newest_result(run)))
+        kept = json.load(open(newest_result(osp.join(run, 'retention'))))
         assert target['coco/bbox_mAP'] != kept['coco/bbox_mAP'] or target != kept
     # the repeated split: an epoch of the 1-shot run is its images x 8 copies / batch 2
     assert cost['iterations'] % cost['epochs'] == 0 and cost['iterations'] // 3 >= 8 // 2

@@ -8,7 +8,7 @@ import torch
 from mmdet.models.utils.vlfuse_helper import BiMultiHeadAttention
 
 from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
-from mmdet_sdpt.models.pre import (PRE, ReparameterizedTextPrompts, fold_checkpoint,
+from mmdet_sdpt.models.reparameterized_prompts import (PRE, ReparameterizedTextPrompts, fold_checkpoint,
                                    reparameterize)
 from tests.helpers import ROOT, head_outputs, make_batch
 from tests.helpers import assert_reproduces, backward_once, trainable_names

@@ -30,7 +30,7 @@ def _holds_tuned(module: nn.Module) -> bool:
             or any(is_tuner_module(m) for m in module.modules()))
 
 
-class PrefixSite:
+class PrefixCut:
     """How one detector family's prefix is cut, captured and served.
 
     Subclasses set ``self.cut`` and ``self.prefix`` ({name: module or parameter} that run
@@ -118,7 +118,7 @@ class PrefixSite:
         raise NotImplementedError
 
 
-class GLIPPrefix(PrefixSite):
+class GLIPPrefix(PrefixCut):
     """GLIP: the cut is a block of ``bbox_head.head.dyhead_tower``."""
 
     def __init__(self, detector: nn.Module):
@@ -149,10 +149,10 @@ class GLIPPrefix(PrefixSite):
         _serve_feats_with(self.detector, lambda det, session, inputs: session.state['visual'])
         _serve_with(self.detector.language_model, owner, _served_lang)
         _serve_with(self.tower, owner,
-                    lambda tower, session, inputs: tower[session.owner.site.cut:](inputs))
+                    lambda tower, session, inputs: tower[session.owner.family.cut:](inputs))
 
 
-class GroundingDINOPrefix(PrefixSite):
+class GroundingDINOPrefix(PrefixCut):
     """Grounding DINO: the cut is an encoder layer (its fusion layer's input)."""
 
     def __init__(self, detector: nn.Module):
@@ -225,7 +225,7 @@ def _start_at_cut(encoder, args, kwargs):
     return args, dict(kwargs, query=session.state['visual'], memory_text=session.state['text'])
 
 
-def prefix_site(detector: nn.Module) -> PrefixSite:
+def prefix_cut(detector: nn.Module) -> PrefixCut:
     head = getattr(getattr(detector, 'bbox_head', None), 'head', None)
     if hasattr(head, 'dyhead_tower'):
         return GLIPPrefix(detector)
