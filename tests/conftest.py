@@ -26,9 +26,15 @@ def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist's ``--dist loadgroup`` a test module runs whole in one worker (its
     tests share module-scoped fixtures, and some write files its later tests read); a test
     that names its own ``xdist_group`` (files several modules write) keeps that group."""
+    slow_modules = set()
     for item in items:
         if not item.get_closest_marker('xdist_group'):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+        if item.get_closest_marker('slow'):
+            slow_modules.add(item.module.__name__)
+    # modules with slow tests first (a stable sort: each module stays in one piece), so the
+    # workers do not end with one of them still running a long module alone
+    items.sort(key=lambda item: item.module.__name__ not in slow_modules)
 
 
 @pytest.fixture(scope='session')

@@ -1,4 +1,5 @@
 """benchmarks/serving.py end to end on the tiny GLIP (subprocesses, CPU)."""
+import pytest
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ from tests.helpers import ROOT
 SCRIPT = os.path.join(ROOT, 'benchmarks', 'serving.py')
 
 
+@pytest.mark.slow
 def test_many_adapters_are_measured_against_merged_models(tiny_env, tmp_path):
     out = str(tmp_path / 'serving.json')
     res = subprocess.run(

@@ -239,6 +239,7 @@ def test_the_odinw_dataset_names_a_missing_class(tmp_path):
 
 
 # ---- end to end: the demo's test tool on the reversed file --------------------------------
+@pytest.mark.slow
 def test_demo_test_tool_gives_the_same_ap_on_the_reversed_file(tmp_path):
     """tools/test.py on the demo config (TunedRunner; the committed base, zero-shot): the
     transfer test images with their file's categories reversed give the same box AP.

@@ -197,6 +197,7 @@ def _tool(work_root, env, *extra):
             '--cfg-options', *_scaled_schedule()]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not osp.isfile(osp.join(ROOT, 'assets', 'shapeworld',
                                             'tiny-glip_shapeworld_base.pth')),
                     reason='the committed ShapeWorld base is missing')

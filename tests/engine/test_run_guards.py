@@ -246,6 +246,7 @@ def run_train(work_dir, base_checkpoint, *extra, wait=True, flags=()):
                           timeout=600)
 
 
+@pytest.mark.slow
 def test_a_second_run_on_a_busy_work_dir_stops_and_a_killed_one_frees_it(
         tiny_env, base_checkpoint, tmp_path):
     first = run_train(tmp_path, base_checkpoint, 'train_cfg.max_iters=100000', wait=False)

@@ -148,6 +148,7 @@ def test_finished_runs_travel_in_an_archive_without_checkpoints(tmp_path):
     assert not (tmp_path / 'outside.txt').exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('schedule,folder', [('glip', ''), ('short', 'short_schedule')])
 def test_the_readme_leaderboard_is_what_the_committed_runs_give(tmp_path, schedule, folder):
     """docs/leaderboard.md's leaderboard comes from the benchmark's files, never typed by

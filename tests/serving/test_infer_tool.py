@@ -1,4 +1,5 @@
 """tools/infer.py: many adapters of one base from the command line, mmdet's outputs."""
+import pytest
 import json
 import os.path as osp
 import re
@@ -17,6 +18,7 @@ def _run(*args):
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
+@pytest.mark.slow
 def test_the_tool_writes_mmdets_outputs_per_adapter_and_the_comparison(glip, tmp_path):
     from mmdet_sdpt.inferencer import TunedInferencer
     cfg, paths = glip

@@ -305,6 +305,7 @@ def test_the_launcher_names_the_missing_demo_adapter(tmp_path):
     assert res.returncode != 0 and 'run `make demo` first' in res.stderr
 
 
+@pytest.mark.slow
 def test_a_headless_browser_sees_boxes_on_the_page(glip, page, tmp_path):  # noqa: F811
     import webui_screenshot
     if webui_screenshot.find_browser() is None:
