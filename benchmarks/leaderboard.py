@@ -9,7 +9,7 @@ confidence intervals of the differences.
 
 Schedule (``--schedule``, the configs' SW_SCHEDULE): ``glip`` (default), GLIP's few-shot
 protocol with ShapeWorld's scaled budget (configs/_base_/shapeworld_data.py): each method's
-learning rate first chosen on valid by a sweep (x1/3, x1, x3 of its config's rate on
+learning rate first chosen on valid by a sweep (x1/3, x1, x3, x9 of its config's rate on
 --sweep-datasets, 3-shot, seed 3; mmdet_sdpt/engine/lr_sweep.py), then the grid at the
 chosen rates, each run stopped early on valid. ``short``: the first leaderboard's 30/40
 iterations at each config's own rate, kept (benchmarks/results/short_schedule/) as the
