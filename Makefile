@@ -8,9 +8,11 @@ export PYTHONWARNINGS ?= ignore::DeprecationWarning,ignore::UserWarning,ignore::
 env:
 	@bash tools/setup_env.sh
 
-# pytest exits 5 when it collects no test: not a failure of the suite itself
+# pytest exits 5 when it collects no test: not a failure of the suite itself; the tests run
+# on PYTEST_WORKERS processes (pytest-xdist; a test module stays in one worker)
+PYTEST_WORKERS ?= auto
 test: env
-	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+	$(PY) -m pytest tests -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 # the embedded demo: SDPT on the committed tiny GLIP base, generated shapes, ~3 min on CPU

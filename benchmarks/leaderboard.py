@@ -2,14 +2,14 @@
 protocol (tools/fewshot_protocol.py's runs, tools/collect_results.py's tables), with paired
 confidence intervals of the differences.
 
-    python benchmarks/leaderboard.py                       # the README's grid (hours: README)
+    python benchmarks/leaderboard.py                       # the grid (hours: docs/leaderboard.md)
     python benchmarks/leaderboard.py --calibrate           # zero-shot and full only
-    python benchmarks/leaderboard.py --readme README.md    # also refresh the README's table
+    python benchmarks/leaderboard.py --readme docs/leaderboard.md  # also refresh the page's table
     python benchmarks/leaderboard.py --schedule short --restore --collect-only  # the old table
 
 Schedule (``--schedule``, the configs' SW_SCHEDULE): ``glip`` (default), GLIP's few-shot
 protocol with ShapeWorld's scaled budget (configs/_base_/shapeworld_data.py): each method's
-learning rate first chosen on valid by a sweep (x1/3, x1, x3 of its config's rate on
+learning rate first chosen on valid by a sweep (x1/3, x1, x3, x9 of its config's rate on
 --sweep-datasets, 3-shot, seed 3; mmdet_sdpt/engine/lr_sweep.py), then the grid at the
 chosen rates, each run stopped early on valid. ``short``: the first leaderboard's 30/40
 iterations at each config's own rate, kept (benchmarks/results/short_schedule/) as the
@@ -20,7 +20,7 @@ fine-tuning, linear probe, language_prompt_v2, LoRA, BitFit, MaPLe and MuDPT; on
 Grounding DINO, zero-shot, SDPT and full fine-tuning; every dataset of the suite, 3- and
 10-shot. Seeds (``SEEDS``): under ``glip``, seeds 3 and 30 at 3-shot and seed 3 at 10-shot,
 the grid cut to fit the 2-core machine (converged runs take about 5x the short schedule's;
-README); under ``short``, seeds 3, 30, 300 at both shots, as that grid ran. Runs go to --work-root in the protocol's layout and are resumable
+docs/leaderboard.md); under ``short``, seeds 3, 30, 300 at both shots, as that grid ran. Runs go to --work-root in the protocol's layout and are resumable
 (run the command again after a kill). ``--workers`` in-process workers of ``--threads``
 torch threads each share the cores.
 
@@ -28,8 +28,9 @@ Writes OUT.md / OUT.csv / OUT.png (the collected tables) and OUT_summary.md / OU
 leaderboard per shot, the paired differences (every method against SDPT of the same
 detector, over datasets x seeds: mean, 95% t interval, p, wins), the difficulty check
 (zero-shot at least 0.20 AP below full fine-tuning on the suite average, no method above
-0.85) and the wall time. ``--readme`` replaces the README's block between
-``<!-- leaderboard:begin -->`` and ``<!-- leaderboard:end -->`` with OUT_summary.md.
+0.85) and the wall time. ``--readme`` replaces the block between
+``<!-- leaderboard:begin -->`` and ``<!-- leaderboard:end -->`` of the page it names (the
+block lives in docs/leaderboard.md) with OUT_summary.md.
 
 Every invocation also writes ``--archive`` (default benchmarks/results/leaderboard_runs.tar.gz):
 the finished runs' results (each run's test and retention JSONs, its dumped config, its
@@ -52,6 +53,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from mmengine.config import DictAction  # noqa: E402
+
+from mmdet_sdpt.constants import RETENTION_DIR, ZERO_SHOT  # noqa: E402
 
 GLIP_METHODS = ('sdpt', 'sdpt_last1', 'full', 'linear_prob', 'language_prompt_v2', 'lora',
                 'bitfit', 'maple', 'mudpt')
@@ -91,13 +94,14 @@ def parse_args(argv=None):
                         help='default: 3 30 (--schedule glip), 3 30 300 (short)')
     parser.add_argument('--shot-seeds', nargs='+', metavar='SHOT=SEED[,SEED]',
                         help='other seeds for a shot (default: 10=3 under --schedule glip, '
-                        'the grid cut to fit the machine: README)')
+                        'the grid cut to fit the machine: docs/leaderboard.md)')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--calibrate', action='store_true',
                         help='zero-shot and full fine-tuning on the tiny GLIP only')
     parser.add_argument('--collect-only', action='store_true')
-    parser.add_argument('--readme', help='README to refresh between the leaderboard markers')
+    parser.add_argument('--readme', help='page to refresh between the leaderboard markers '
+                        '(the block lives in docs/leaderboard.md)')
     parser.add_argument('--archive',
                         help="results of the finished runs, written at the end ('' : none; "
                         "default: beside --out's default, leaderboard_runs.tar.gz)")
@@ -163,7 +167,7 @@ def difficulty(boards, detector='tiny-glip') -> list:
 
 
 def paired_table(runs, boards) -> list:
-    from mmdet_sdpt.evaluation.results import paired_difference
+    from mmdet_sdpt.leaderboard import paired_difference
     lines = ['| shot | comparison | pairs | mean difference (AP x 100) | 95% CI | p | '
              'wins | verdict |', '|---|---|---:|---:|---|---:|---:|---|']
     for board in boards:
@@ -235,7 +239,7 @@ def ranking_markdown(boards, compare: str) -> str:
         if not before:
             continue
         now = {r.label: r.target.mean for r in board.rows
-               if not r.label.endswith('zero-shot') and r.target.mean is not None}
+               if not r.label.endswith(ZERO_SHOT) and r.target.mean is not None}
         common = [m for m in now if m in before and before[m]['ap'] is not None]
         if len(common) < 3:
             continue
@@ -254,7 +258,7 @@ def ranking_markdown(boards, compare: str) -> str:
 def summary(runs, boards, metric, seconds, grid, sections=(), progress='') -> str:
     """The README block; ``sections``: (title, markdown) pairs after the paired table;
     ``progress``: how far an unfinished grid is."""
-    from mmdet_sdpt.evaluation.results import board_markdown
+    from mmdet_sdpt.leaderboard import board_markdown
     lines = [f'Grid: {grid}. Wall time: {seconds / 3600:.2f} h on this machine '
              f'({os.cpu_count()} cores). Generated by `python benchmarks/leaderboard.py`.', '']
     if progress:
@@ -283,14 +287,14 @@ def _result_files(folder: str):
             yield path
         elif osp.isdir(path) and osp.isfile(osp.join(path, name + '.json')):
             yield osp.join(path, name + '.json')
-        elif osp.isdir(path) and name == 'retention':
+        elif osp.isdir(path) and name == RETENTION_DIR:
             yield from _result_files(path)
 
 
 def archive_runs(runs, work_root: str, path: str) -> int:
     """Write the finished ``runs``' results and the wall clock to ``path`` (tar.gz,
     atomically). Returns the number of runs archived."""
-    from mmdet_sdpt.engine import protocol
+    from mmdet_sdpt import protocol
     from mmdet_sdpt.utils.atomic_io import atomic_write
     finished = [r for r in runs if protocol.done(r)]
 
@@ -335,9 +339,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ['SW_SCHEDULE'] = args.schedule  # the configs' schedule; workers inherit it
     import mmdet_sdpt  # noqa: F401
-    from mmdet_sdpt.engine import lr_sweep, protocol
-    from mmdet_sdpt.evaluation import cost_views, find_runs, leaderboard, summarize, tradeoff
-    from mmdet_sdpt.evaluation import write_outputs
+    from mmdet_sdpt import protocol
+    from mmdet_sdpt.engine import lr_sweep
+    from mmdet_sdpt.leaderboard import cost_views, find_runs, leaderboard, summarize, tradeoff
+    from mmdet_sdpt.leaderboard import write_outputs
     from mmdet_sdpt.utils.atomic_io import atomic_write, atomic_write_json
 
     methods = ['full'] if args.calibrate else args.methods

@@ -35,7 +35,7 @@ from mmdet.registry import MODELS  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 import mmdet_sdpt  # noqa: E402,F401
-from mmdet_sdpt.models.prefix_cache import sample_key  # noqa: E402
+from mmdet_sdpt.prefix_cache import sample_key  # noqa: E402
 from mmdet_sdpt.utils.atomic_io import atomic_write_json  # noqa: E402
 from tuning_cost import CONFIG, TINY_CONFIG, local_bert, make_batch, settings  # noqa: E402
 

@@ -5,7 +5,7 @@
 (``check_adapter_checkpoint``: tuner, K, layers, base fingerprint, finite values). The base
 weights and the model's own tuner tensors are never written: each servable tuner module
 keeps a *bank* (``module.bank[name]``: one row per adapter) beside its tensors, and a
-forward inside ``bank.choice(names)`` gathers every image's rows (``models.selection``).
+forward inside ``bank.choice(names)`` gathers every image's rows (``models.adapter_choice``).
 
 What a bank holds:
 
@@ -28,9 +28,9 @@ borrowed" (huggingface/tokenizers#537). Only tokenizing waits; the forwards run 
 
 Refused at ``AdapterBank(model)``, with the reason: linear probe, BitFit and full
 fine-tuning tune base tensors (switching them rewrites the base: serve their merged
-checkpoints as separate models); a tuner module of one's own that names no ``bank_names``.
+checkpoints as separate models); a tuner module that keeps nothing per adapter (it names no
+``bank_names`` and answers no ``bank_rows``: ``models/tuner_module.py``).
 """
-import copy
 import threading
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -39,8 +39,9 @@ from torch import Tensor, nn
 
 from .adapter import check_adapter_checkpoint, get_tuner, unwrap
 from .checkpoint import load_checkpoint_file
-from .models.sdpt import STREAMS, UnifiedPrototypeTokens
-from .models.selection import ZERO_SHOT, adapter_choice
+from .constants import ZERO_SHOT
+from .models.adapter_choice import adapter_choice
+from .models.tuner_module import bank_rows, banked, is_tuner_module
 
 
 class NotServableError(TypeError):
@@ -88,24 +89,9 @@ def guard_tokenizers(model: nn.Module) -> None:
 
 
 def _served_modules(model: nn.Module) -> Dict[str, nn.Module]:
-    """{path: module} of the tuner modules a bank serves: prompt modules whose prompts
-    depend on their own tensors only, and modules that name their ``bank_names``."""
-    return {path: m for path, m in model.named_modules()
-            if getattr(m, 'is_tuner_module', False) and (
-                (isinstance(m, UnifiedPrototypeTokens) and m.serves_prompts)
-                or 'bank_names' in type(m).__dict__)}
-
-
-def _prompts_of(module: UnifiedPrototypeTokens, attn: nn.Module, state: dict,
-                prefix: str) -> Dict[str, Tensor]:
-    """{stream: (K, dim)} prompts ``module`` appends with the adapter tensors of ``state``
-    (a copy of the module computes them: the model's own module is not touched)."""
-    twin = copy.deepcopy(module)
-    own = {k: v for k, v in state.items() if k.startswith(prefix)}
-    twin.load_state_dict({k[len(prefix):]: v for k, v in own.items()})
-    with torch.no_grad():
-        x_v, x_l = twin.prompts_for(attn)
-    return {side: x for side, x in zip(STREAMS, (x_v, x_l)) if x is not None}
+    """{path: module} of the tuner modules a bank serves: those that say they are
+    ``banked`` (``models/tuner_module.py``)."""
+    return {path: m for path, m in model.named_modules() if is_tuner_module(m) and banked(m)}
 
 
 class AdapterBank:
@@ -131,13 +117,11 @@ class AdapterBank:
         unserved = [n for n in tuned if not n.startswith(prefixes)]
         if unserved:
             raise NotServableError(
-                f'{tuner.method}: adapters chosen per call are served for SDPT (and its '
-                'variants, MaPLe, UPT, MuDPT, PRE), SEP, language_prompt_v2, LoRA and VPT; '
-                f'{len(unserved)} tuned tensors (e.g. {unserved[:2]}) belong to modules whose '
-                'effect is not kept per adapter (a tuner module serves per image when it '
-                'names its bank_names and reads them with models.selection.chosen). Load one '
-                'adapter into the '
-                'model instead (mmdet_sdpt.load_adapter).')
+                f'{tuner.method}: {len(unserved)} tuned tensors (e.g. {unserved[:2]}) belong '
+                'to modules whose effect is not kept per adapter (a tuner module serves per '
+                'image when it names its bank_names, or answers bank_rows, and reads them '
+                'with models.adapter_choice.chosen: models/tuner_module.py). Load one adapter into '
+                'the model instead (mmdet_sdpt.load_adapter).')
         guard_tokenizers(self.model)
         self.names: List[str] = []
         for module in self.modules.values():
@@ -158,15 +142,10 @@ class AdapterBank:
         check_adapter_checkpoint(self.model, checkpoint, source)  # raises on any mismatch
         state = checkpoint.get('state_dict', checkpoint)
         for path, module in self.modules.items():
-            if isinstance(module, UnifiedPrototypeTokens) and module.serves_prompts:
-                attn = self.model.get_submodule(path.rsplit('.', 1)[0])
-                rows = _prompts_of(module, attn, state, f'{path}.')
-            else:
-                rows = {n: state[f'{path}.{n}'] for n in module.bank_names}
-            for slot, row in rows.items():
-                own = next(module.parameters())
-                row = row.detach().to(own.device, torch.float32 if isinstance(
-                    module, UnifiedPrototypeTokens) else own.dtype)[None]
+            parent = self.model.get_submodule(path.rsplit('.', 1)[0])
+            device = next(module.parameters()).device
+            for slot, row in bank_rows(module, state, f'{path}.', parent).items():
+                row = row.detach().to(device)[None]
                 stack = module.bank.get(slot)
                 module.bank[slot] = row if stack is None else torch.cat([stack, row])
         self.names.append(name)

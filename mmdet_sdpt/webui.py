@@ -34,11 +34,11 @@ os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')  # before gradio is i
 import numpy as np  # noqa: E402
 from mmdet.visualization import DetLocalVisualizer  # noqa: E402
 
+from .constants import ZERO_SHOT  # noqa: E402
 from .input_checks import (DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, ImageRefused,  # noqa: E402
                            megapixels, read_image)
 from .visualization.drawing import draw_detections, phrases_of  # noqa: E402
 
-ZERO_SHOT = 'zero-shot'
 COLUMNS = ['column', 'class', 'score', 'x1', 'y1', 'x2', 'y2']
 BUSY = ('The page is busy: {waiting} requests are waiting, the most it queues. '
         'Try again in a few seconds.')

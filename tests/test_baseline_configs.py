@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 BASELINES = osp.join(ROOT, 'configs', 'baselines')
 CONFIGS = sorted(glob.glob(osp.join(BASELINES, '*', '*.py')))
@@ -39,7 +39,7 @@ def _name(path):
     return osp.relpath(path, BASELINES)
 
 
-# the methods with a recipe of GLIP's own few-shot protocol (tests/test_benchmark_configs.py)
+# the methods with a recipe of GLIP's own few-shot protocol (tests/benchmarks/test_configs.py)
 GLIP_RECIPES = ('full', 'language_prompt_v2', 'linear_prob')
 
 

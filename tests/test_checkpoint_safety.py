@@ -16,10 +16,8 @@ import torch
 
 from mmdet_sdpt.checkpoint import (CheckpointLoadError, UnsafeCheckpointError,
                                    load_checkpoint_file)
-from tests.conftest import ROOT, TINY_CONFIG
+from tests.helpers import ROOT, TINY_CONFIG, TORCH_ADVICE, run_tool
 from tests.payloads import PAYLOADS, gadget_payload
-
-TORCH_ADVICE = 'weights_only` set to `False'  # torch's advice: wrong for untrusted files
 
 
 @pytest.fixture(params=sorted(PAYLOADS))
@@ -102,12 +100,6 @@ def test_init_detector_and_det_inferencer_refuse_crafted_files(tiny_cfg, base_ch
     with pytest.raises(UnsafeCheckpointError) as err:
         DetInferencer(model=cfg, weights=path, device='cpu', show_progress=False)
     _refused(err.value, path, marker)
-
-
-def run_tool(tool, *args, env=None):
-    env = dict(env or os.environ, PYTHONWARNINGS='ignore')
-    return subprocess.run([sys.executable, osp.join(ROOT, 'tools', tool), *args],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
 
 
 def _tool_refused(out, path, marker):

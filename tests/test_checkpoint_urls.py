@@ -20,9 +20,9 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 from mmdet_sdpt.checkpoint import (CheckpointLoadError, UnsafeCheckpointError,
                                    load_checkpoint_file)
-from tests.conftest import TINY_CONFIG
+from tests.helpers import TINY_CONFIG
 from tests.payloads import PAYLOADS, gadget_payload
-from tests.test_checkpoint_safety import TORCH_ADVICE, run_tool
+from tests.helpers import TORCH_ADVICE, run_tool
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -8,7 +8,7 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from tests.conftest import ROOT, TINY_CONFIG, TINY_GDINO_CONFIG
+from tests.helpers import ROOT, TINY_CONFIG, TINY_GDINO_CONFIG
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'sdpt', '*.py')))
 GLIP_T_PARAMS = 231_759_662

@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import ROOT
-from tests.tools.test_train_test import run_tool
+from tests.helpers import DEMO_CONFIG, ROOT, run_tool
 
-DEMO_CONFIG = osp.join(ROOT, 'configs', 'sdpt', 'demo_tiny-glip_synthetic.py')
 ASSETS = osp.join(ROOT, 'assets', 'demo')
 
 
@@ -58,6 +56,7 @@ def test_sdpt_loss_falls_on_one_fixed_batch(demo_data):
     assert np.mean(losses[-4:]) < np.mean(losses[:4]), losses
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_and_prints_the_comparison(demo_data, tmp_path):
     out = run_tool('train.py', DEMO_CONFIG, '--work-dir', str(tmp_path), '--cfg-options',
                    'train_cfg.max_iters=2', 'train_cfg.val_interval=2',

@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 import torch
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'sdpt', 'demo_tiny-gdino_synthetic.py')
 PRETRAIN_CONFIG = osp.join(ROOT, 'configs', 'demo', 'pretrain_tiny-gdino_shapes.py')

@@ -10,11 +10,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from tests.conftest import ROOT, head_outputs, make_batch
-from tests.models.conftest import (assert_reproduces, assert_same_state_and_outputs,
-                                   backward_once, trainable_names)
+from tests.helpers import ROOT, head_outputs, make_batch
+from tests.helpers import assert_reproduces, backward_once, trainable_names
 # the fixtures tests/models/ uses (a conftest reaches only its own folder)
-from tests.models.conftest import build_tuned, plain_glip, trained_adapter  # noqa: F401
 
 HELMETS = osp.join(ROOT, 'projects', 'custom_dataset', 'sdpt_glip_t_helmets.py')
 NEW_TUNER = osp.join(ROOT, 'projects', 'new_tuner', 'config.py')
@@ -128,13 +126,3 @@ def test_values_receive_gradient(prefix):
     assert torch.all(grads['language_model.prefix_tokens.keys'] == 0)
 
 
-def test_adapter_round_trip(prefix, build_tuned, base_checkpoint, trained_adapter):
-    from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
-    trained, path = trained_adapter(PREFIX)
-    fresh = build_tuned(PREFIX, seed=2, base_checkpoint=base_checkpoint)
-    load_adapter(fresh, path)
-    assert_same_state_and_outputs(trained, fresh)
-    with pytest.raises(AdapterMismatchError, match='num_tokens=4 \\(checkpoint\\) vs '
-                                                   'num_tokens=2 \\(model\\)'):
-        load_adapter(build_tuned(dict(PREFIX, num_tokens=2), base_checkpoint=base_checkpoint),
-                     path)

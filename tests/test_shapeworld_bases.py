@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 import torch
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 ASSETS = osp.join(ROOT, 'assets', 'shapeworld')
 CONFIGS = {'tiny-glip_shapeworld_base.pth': 'tiny-glip_shapeworld.py',

@@ -10,7 +10,7 @@ Every work dir at or below the arguments in which ``tools/test.py`` ran counts a
 seed S come from the config mmengine dumped into the work dir (``odinw_dataset``,
 ``odinw_shot``, ``odinw_seed``, ``odinw_suite`` of our ODinW configs) or else from the path:
 ``.../<dataset>/shot{K}_seed{S}`` (few-shot) or ``.../<dataset>`` (full data), the layout of
-those configs' ``work_dir``. See ``mmdet_sdpt/evaluation/results.py`` for the numbers.
+those configs' ``work_dir``. See ``mmdet_sdpt/leaderboard/`` for the numbers.
 
 Runs are keyed by method as well: the dumped config's ``detector`` and ``method`` (the
 ShapeWorld and protocol configs set them; ``zero-shot`` for a base evaluated untuned), and a
@@ -42,9 +42,8 @@ import sys
 from mmdet_sdpt.datasets import get_suite
 from mmdet_sdpt.datasets.suites import (IMPORTS_ENV, SuiteError, import_suite_modules,
                                         is_folder_suite)
-from mmdet_sdpt.evaluation import (find_runs, leaderboard, summarize, to_markdown,
-                                   write_outputs)
-from mmdet_sdpt.evaluation import cost_views, tradeoff
+from mmdet_sdpt.leaderboard import (cost_views, find_runs, leaderboard, summarize,
+                                    to_markdown, tradeoff, write_outputs)
 from mmdet_sdpt.utils.atomic_io import atomic_write
 
 

@@ -28,7 +28,7 @@ trained only and scored on valid; each method's rate is the factor best on valid
 over the subset (``<work-root>/lr_choice.json``), and the grid trains at it. Nothing is
 selected on test. ``--no-lr-sweep``: every config at its own rate. Each run's work dir is
 ``<work-root>/<detector>/<method>/<dataset>/shot{K}_seed{S}`` (``full_seed{S}``;
-``zero-shot/<dataset>``); see ``mmdet_sdpt/engine/protocol.py``.
+``zero-shot/<dataset>``); see ``mmdet_sdpt/protocol/``.
 
 Resumable: run the same command again and finished runs are skipped, a killed run resumes
 from its newest complete checkpoint. One protocol per work root at a time; its workers die
@@ -52,7 +52,8 @@ import mmdet_sdpt  # noqa: E402,F401
 from mmdet_sdpt.datasets.preflight import preflight  # noqa: E402
 from mmdet_sdpt.datasets.suites import (IMPORTS_ENV, SuiteError,  # noqa: E402
                                         import_suite_modules, is_folder_suite)
-from mmdet_sdpt.engine import lr_sweep, protocol  # noqa: E402
+from mmdet_sdpt import protocol  # noqa: E402
+from mmdet_sdpt.engine import lr_sweep  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -20,7 +20,7 @@ import argparse
 
 from mmdet_sdpt.adapter import atomic_save
 from mmdet_sdpt.checkpoint import load_checkpoint_file
-from mmdet_sdpt.models.pre import fold_checkpoint
+from mmdet_sdpt.models.reparameterized_prompts import fold_checkpoint
 
 
 def parse_args():

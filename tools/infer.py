@@ -28,7 +28,8 @@ import mmcv  # noqa: E402
 import numpy as np  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-ZERO_SHOT = 'zero-shot'
+from mmdet_sdpt.constants import ZERO_SHOT  # noqa: E402
+
 
 
 def parse_args(argv=None):

@@ -86,7 +86,8 @@ def main(argv=None) -> int:
         return 0
     page_args = webui.parse_args(rest)
     page = webui.make_page(page_args)
-    from mmdet_sdpt.webui import ZERO_SHOT, launch
+    from mmdet_sdpt.constants import ZERO_SHOT
+    from mmdet_sdpt.webui import launch
     columns = [ZERO_SHOT] + list(webui.adapters_of(page_args.adapter or [webui.DEMO_ADAPTER]))
     url = launch(page, port=free_port(), block=False)
     try:

@@ -11,7 +11,7 @@
 # written out below, not inherited: both chains inherit mmdet's coco_detection /
 # default_runtime bases and mmengine refuses "Duplicate key is not allowed among bases".
 # Its test pipeline is not the COCO fine-tune's we inherit: images decoded by pillow, and
-# 'tokens_positive' among PackDetInputs' meta_keys. tests/test_benchmark_configs.py checks
+# 'tokens_positive' among PackDetInputs' meta_keys. tests/benchmarks/test_configs.py checks
 # it all still equals mmdet's.
 #
 # Training: Grounding DINO's loss prompts with all class names of the dataset in one caption

@@ -7,7 +7,7 @@
 #
 # Like glip_l_odinw.py it inherits the GLIP-T data file (two bases would define the same
 # keys: "Duplicate key is not allowed among bases") and makes its model mmdet's GLIP-L;
-# tests/test_benchmark_configs.py checks the model equals glip_l_coco.py's (test_cfg aside).
+# tests/benchmarks/test_configs.py checks the model equals glip_l_coco.py's (test_cfg aside).
 _base_ = './glip_t_lvis.py'
 
 model = dict(

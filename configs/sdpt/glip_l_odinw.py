@@ -9,7 +9,7 @@
 # allowed among bases". So it inherits the ODinW file and turns its GLIP-T into mmdet's
 # GLIP-L, with the very differences mmdet's GLIP-L config makes
 # (glip_atss_swin-l_fpn_dyhead_16xb2_ms-2x_funtune_coco.py: Swin-L, FPN inputs, 8 dyhead
-# blocks); tests/test_benchmark_configs.py checks the model equals glip_l_coco.py's.
+# blocks); tests/benchmarks/test_configs.py checks the model equals glip_l_coco.py's.
 _base_ = './glip_t_odinw.py'
 
 work_dir = './work_dirs/glip_l_odinw/{{$ODINW_DATASET:AerialMaritimeDrone}}'

@@ -11,7 +11,7 @@
 # (via its base ..._a_..._zeroshot_mini-lvis.py). It cannot be a second _base_ beside ours:
 # both chains inherit mmdet's coco_detection / default_runtime bases, and mmengine refuses
 # any key two bases define ("Duplicate key is not allowed among bases"). Its settings are
-# therefore written out below; tests/test_benchmark_configs.py checks they still equal
+# therefore written out below; tests/benchmarks/test_configs.py checks they still equal
 # mmdet's.
 #
 # Training: mmdet's GLIP.loss prompts with *all* class names of the dataset in one caption,

@@ -12,7 +12,7 @@
 # default_runtime bases and mmengine refuses "Duplicate key is not allowed among bases".
 # Its test pipeline (pillow decoding, 'tokens_positive' among PackDetInputs' meta_keys) is
 # also the MM-GDINO COCO fine-tune's we inherit; it is written out all the same, as in
-# gdino_t_lvis.py. tests/test_benchmark_configs.py checks it all still equals mmdet's.
+# gdino_t_lvis.py. tests/benchmarks/test_configs.py checks it all still equals mmdet's.
 #
 # Training: (MM-)Grounding DINO's loss prompts with all class names of the dataset in one
 # caption and its BERT reads at most 256 tokens (LVIS has 1,203 names): each training image

@@ -5,8 +5,10 @@ from .hooks import (AdapterCheckpointHook, DivergenceGuardHook, FrozenSetHook,
                     PlainCheckpointHook, TrainingDivergedError, trainable_table)
 from .optim import TrainableOptimWrapperConstructor
 from .resume_validation import ValidateResumedEpochHook
-from .runner import (AtomicLocalBackend, DataSampleError, EmptyDatasetError, TunedRunner,
-                     WorkDirInUseError, build_runner)
+from .checkpoint_files import AtomicLocalBackend
+from .data_checks import DataSampleError, EmptyDatasetError
+from .runner import TunedRunner, build_runner
+from .work_dir_lock import WorkDirInUseError
 
 __all__ = ['AdapterCheckpointHook', 'DivergenceGuardHook', 'FrozenSetHook',
            'PlainCheckpointHook', 'ResumableEarlyStoppingHook', 'RunCostHook',

@@ -24,7 +24,7 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from .cost import COST_FILE
-from .protocol import (TRAINED, ProtocolRun, best_checkpoint, execute_all, plan,
+from ..protocol import (TRAINED, ProtocolRun, best_checkpoint, execute_all, plan,
                        trained)
 
 LR_KEY = 'optim_wrapper.optimizer.lr'

@@ -2,7 +2,9 @@
 
 Self-Prompt Tuning (Wang et al., "Revisiting the Power of Prompt for Visual Tuning", ICML
 2024) starts each prompt from a *prototype of the downstream tokens* at the place the prompt
-lives: the k-means centroids of the token features a few training images give there. Here:
+lives: the k-means centroids of the token features a few training images give there. Each
+tuner says where (its ``prototype_sites``, one ``PrototypeSite`` per token tensor); for the
+two that implement it:
 
 - VPT (``mmdet_sdpt/models/vpt.py``): per prompted Swin block, the block's input tokens
   (``norm1``'s input). The prompts pass through the frozen ``norm1`` themselves, so they live
@@ -40,7 +42,7 @@ tokens whatever the devices' float noise.
 """
 import contextlib
 import random
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -51,101 +53,17 @@ from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from ..adapter import get_tuner, unwrap
-from ..models.prototype_guard import needs_prototype_init
-from ..models.sdpt import SDPT, _unpack, valid_tokens
-from ..models.vpt import NAME as VPT_NAME
-from ..models.vpt import VPT
-
-# (tokens (B, L, c), valid (B, L) bool or None, map applied to the kept rows or None)
-Stream = Tuple[Tensor, Optional[Tensor], Optional[Callable[[Tensor], Tensor]]]
-
+from ..models.prototype_guard import PrototypeSite, needs_prototype_init
 
 class _AllSeen(Exception):
     """Raised by the last capture hook of a forward: nothing further is needed."""
 
 
-class PrototypeSite:
-    """One tuned token tensor and where its prototypes are read.
-
-    Args:
-        name (str): the token tensor's parameter name in the detector.
-        tokens (nn.Parameter): (K, c), receives the centroids.
-        module (nn.Module): the module whose forward pre-hook sees the features.
-        streams (callable): ``(args, kwargs) -> [Stream]``, the features from that call.
-    """
-
-    def __init__(self, name: str, tokens: nn.Parameter, module: nn.Module,
-                 streams: Callable[[tuple, dict], List[Stream]]):
-        self.name, self.tokens, self.module, self.streams = name, tokens, module, streams
-
-
 def prototype_sites(detector: nn.Module,
                     sources: Optional[Sequence[str]] = None) -> List[PrototypeSite]:
-    """The places whose token prototypes initialise the tuner's tokens, in forward order.
-
-    Args:
-        sources: SDPT with the inverse projection only: which tokens' aligned features the
-            prototypes are taken from, ('image',), ('text',) or both (pooled). Default: the
-            visual tokens if the image stream is prompted, else the text tokens.
-    """
-    tuner = get_tuner(detector)
-    params = dict(detector.named_parameters())
-    if isinstance(tuner, VPT):
-        return [PrototypeSite(f'{path}.attn.w_msa.{VPT_NAME}.tokens',
-                              params[f'{path}.attn.w_msa.{VPT_NAME}.tokens'],
-                              detector.get_submodule(path).norm1,
-                              lambda args, kwargs: [(args[0], None, None)])
-                for path in tuner.prompted]
-    if isinstance(tuner, SDPT):
-        if sources is None:
-            sources = ('image', ) if 'image' in tuner.streams else ('text', )
-        bad = set(sources) - {'image', 'text'}
-        if bad or not sources:
-            raise ValueError(f"prototype sources must be a non-empty subset of ('image', "
-                             f"'text'), got {sources!r}")
-        sites = []
-        for path in tuner.prompted:
-            attn = detector.get_submodule(path)
-            prefix = f'{path}.{tuner.module_name}.'
-            if prefix + 'tokens' in params:  # unified tokens in the aligned space D
-                sites.append(PrototypeSite(prefix + 'tokens', params[prefix + 'tokens'], attn,
-                                           _aligned_streams(attn, tuple(sources))))
-            elif prefix + 'image_tokens' in params or prefix + 'text_tokens' in params:
-                for side in tuner.streams:  # independent prompts: each from its stream
-                    sites.append(PrototypeSite(prefix + f'{side}_tokens',
-                                               params[prefix + f'{side}_tokens'], attn,
-                                               _raw_streams(side)))
-            else:
-                raise NotImplementedError(
-                    f'prototype init does not know the prompts of {type(tuner).__name__} at '
-                    f'{prefix[:-1]}: it initialises tensors named tokens, image_tokens or '
-                    'text_tokens.')
-        return sites
-    raise NotImplementedError(f"init='prototype' is implemented for SDPT and VPT, not "
-                              f'{type(tuner).__name__}.')
-
-
-
-def _aligned_streams(attn: nn.Module, sources: Tuple[str, ...]):
-    def streams(args, kwargs):
-        vision, lang, mask_v, mask_l = _unpack(args, kwargs)
-        found = []
-        if 'image' in sources:
-            found.append((vision, valid_tokens(mask_v), attn.v_proj))
-        if 'text' in sources:
-            found.append((lang, valid_tokens(mask_l), attn.l_proj))
-        return found
-
-    return streams
-
-
-def _raw_streams(side: str):
-    def streams(args, kwargs):
-        vision, lang, mask_v, mask_l = _unpack(args, kwargs)
-        return [(vision, valid_tokens(mask_v), None) if side == 'image' else
-                (lang, valid_tokens(mask_l), None)]
-
-    return streams
+    """The places whose token prototypes initialise the tuner's tokens, in forward order:
+    the tuner's own answer (``BaseTuner.prototype_sites``)."""
+    return get_tuner(detector).prototype_sites(detector, sources)
 
 
 @torch.no_grad()

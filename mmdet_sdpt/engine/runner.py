@@ -24,204 +24,36 @@ config) with what a shared, long run needs and mmengine leaves out:
   as long as the config's content is unchanged (``FormattedOnceConfig``).
 
 Everything else is mmengine's ``Runner`` as is; ``build_runner(cfg)`` builds a config's
-runner the way mmdet's ``tools/train.py`` does.
+runner the way mmdet's ``tools/train.py`` does. The parts live in modules of their own:
+``checkpoint_files`` (the atomic backend, complete checkpoints), ``work_dir_lock``,
+``data_checks``; this one assembles them.
 """
-import fcntl
-import json
+import copy
 import os
 import os.path as osp
-import re
-import socket
-import threading
-import time
 import weakref
-import zipfile
 from typing import Optional, Union
-
-import copy
 
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.dist import is_main_process
-from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
-from mmengine.registry import DATASETS, RUNNERS  # the root ones, as mmengine's Runner
-from mmengine.registry import DefaultScope
+from mmengine.registry import RUNNERS  # the root one, as mmengine's Runner
 from mmengine.runner import Runner
 from mmengine.visualization import Visualizer
 from torch.utils.data import DataLoader
 
 from ..checkpoint import has_scheme
 from ..datasets.class_order import coco_follows_class_names
-from ..utils.atomic_io import atomic_write
-
-LOCK_FILE = '.train.lock'
-_CKPT_NAME = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
-_TMP_NAME = re.compile(r'^\..+\.tmp\.pth$')  # atomic_write's temporary files
-
-
-class WorkDirInUseError(RuntimeError):
-    """Another live training run holds the work dir."""
-
-
-class EmptyDatasetError(ValueError):
-    """A dataset's annotation file has no images (left)."""
-
-
-class DataSampleError(RuntimeError):
-    """A sample failed in the data pipeline; the message names its file."""
-
-
-# ---- atomic checkpoint files --------------------------------------------------------------
-class AtomicLocalBackend(LocalBackend):
-    """mmengine's ``LocalBackend`` whose writes are atomic and whose removals of
-    checkpoints are deferred until the next complete write into the same folder, so that a
-    failed save (a full disk, a crash) never leaves a half-written file nor takes away the
-    checkpoint it was to replace."""
-
-    _pending: dict = {}  # folder -> paths to remove (get_file_backend builds new instances)
-
-    def put(self, obj: bytes, filepath) -> None:
-        atomic_write(str(filepath), obj)
-        self._remove_pending(osp.dirname(osp.abspath(filepath)), keep=str(filepath))
-
-    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
-        atomic_write(str(filepath), obj.encode(encoding))
-
-    def remove(self, filepath) -> None:
-        filepath = str(filepath)
-        if filepath.endswith('.pth') and osp.isfile(filepath):
-            self._pending.setdefault(osp.dirname(osp.abspath(filepath)), []).append(filepath)
-        else:
-            super().remove(filepath)
-
-    @classmethod
-    def _remove_pending(cls, folder: str, keep: str) -> None:
-        for path in cls._pending.pop(folder, []):
-            if osp.abspath(path) != osp.abspath(keep) and osp.isfile(path):
-                os.remove(path)
-
-
-register_backend('atomic_local', AtomicLocalBackend, force=True)
-ATOMIC = dict(backend='atomic_local')
-
-
-def is_complete_checkpoint(path: str) -> bool:
-    """A cheap check that ``path`` is a whole ``torch.save`` file: it exists, is not
-    empty, and its zip directory (written last) is there."""
-    return osp.isfile(path) and osp.getsize(path) > 0 and zipfile.is_zipfile(path)
-
-
-def latest_complete_checkpoint(folder: str) -> Optional[str]:
-    """The ``iter_N.pth`` / ``epoch_N.pth`` in ``folder`` with the largest N that is
-    complete, or None."""
-    found = []
-    for name in os.listdir(folder) if osp.isdir(folder) else []:
-        m = _CKPT_NAME.match(name)
-        if m:
-            found.append((int(m.group(1)), osp.join(folder, name)))
-    for _, path in sorted(found, reverse=True):
-        if is_complete_checkpoint(path):
-            return path
-    return None
-
-
-# ---- data checks ---------------------------------------------------------------------------
-class SampleErrorCompose(Compose):
-    """mmengine's ``Compose`` that names the sample's file when a transform fails."""
-
-    def __call__(self, data: dict):
-        try:
-            return super().__call__(data)
-        except DataSampleError:
-            raise
-        except Exception as err:
-            path = data.get('img_path') if isinstance(data, dict) else None
-            if path is None:
-                raise
-            raise DataSampleError(
-                f'data sample {path} failed in the data pipeline: {type(err).__name__}: '
-                f'{err}. If the file is corrupt or not an image, replace it or remove it '
-                'from the annotation file.') from err
-
-
-def _leaf_datasets(dataset) -> list:
-    """The datasets inside mmengine/torch wrappers (Concat, Repeat, ClassBalanced...)."""
-    if hasattr(dataset, 'datasets'):
-        return [leaf for d in dataset.datasets for leaf in _leaf_datasets(d)]
-    if hasattr(dataset, 'dataset'):
-        return _leaf_datasets(dataset.dataset)
-    return [dataset]
-
-
-def _ann_file_of(cfg) -> Optional[str]:
-    """The annotation file a dataset config reads: the dataset built without loading
-    (``lazy_init``) knows it with ``data_root`` joined; else the config's own keys."""
-    inner = cfg.get('dataset', cfg) if 'ann_file' not in cfg else cfg
-    try:
-        with DefaultScope.overwrite_default_scope(inner.get('_scope_')):
-            ann_file = DATASETS.build({**inner, 'lazy_init': True}).ann_file
-    except Exception:  # a dataset class without lazy_init or ann_file
-        ann_file = inner.get('ann_file')
-        root = inner.get('data_root') or ''
-        if ann_file and root and not osp.isabs(ann_file):
-            ann_file = osp.join(root, ann_file)
-    return ann_file or None
-
-
-def _read_coco(path: str, max_bytes: int = 256 << 20) -> Optional[dict]:
-    if not path or not osp.isfile(path) or osp.getsize(path) > max_bytes:
-        return None
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _empty_dataset_error(cfg) -> EmptyDatasetError:
-    path = _ann_file_of(cfg)
-    coco = _read_coco(path)
-    if path is None:
-        what = 'its dataset has no samples'
-    elif coco is not None and not coco.get('images'):
-        what = f'the annotation file {path} holds no images (it is empty)'
-    elif coco is not None:
-        what = (f'none of the {len(coco["images"])} images of {path} is left after '
-                'filter_cfg (e.g. filter_empty_gt drops images without boxes of the '
-                "prompt's classes)")
-    else:
-        what = f'the annotation file {path} gives no samples'
-    return EmptyDatasetError(f'{what}: point ann_file at a file with images, or check '
-                             'the dataset config (data_root, ann_file, classes, filter_cfg).')
-
-
-def check_dropped_categories(dataset) -> Optional[str]:
-    """Warn (and return the warning) when annotations of ``dataset``'s file have categories
-    that are not among its classes (the prompt): mmdet's ``CocoDataset`` drops those boxes
-    without a word."""
-    classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
-    coco = _read_coco(getattr(dataset, 'ann_file', None))
-    if not classes or coco is None or not coco.get('annotations'):
-        return None
-    names = {c['id']: c.get('name', str(c['id'])) for c in coco.get('categories', [])}
-    kept = set(classes)
-    dropped = {}
-    for ann in coco['annotations']:
-        name = names.get(ann.get('category_id'), f'id {ann.get("category_id")}')
-        if name not in kept:
-            dropped[name] = dropped.get(name, 0) + 1
-    if not dropped:
-        return None
-    total, lost = len(coco['annotations']), sum(dropped.values())
-    per = ', '.join(f'{n!r}: {c}' for n, c in sorted(dropped.items(), key=lambda x: -x[1]))
-    msg = (f'{dataset.ann_file}: {lost} of {total} boxes ({100 * lost / total:.0f}%) are '
-           f"dropped: their categories are not among the prompt's classes ({per}). Add "
-           'them to metainfo.classes, or remove them from the annotation file.')
-    print_log(msg, logger='current', level=30)
-    return msg
+# the runner's parts, each a module of its own (imported here for old import paths too)
+from .checkpoint_files import (ATOMIC, TMP_NAME, AtomicLocalBackend,  # noqa: F401
+                               is_complete_checkpoint, latest_complete_checkpoint)
+from .data_checks import (DataSampleError, EmptyDatasetError,  # noqa: F401
+                          SampleErrorCompose, check_dropped_categories,
+                          empty_dataset_error, leaf_datasets)
+from .work_dir_lock import (LOCK_FILE, WorkDirInUseError, is_first_rank,  # noqa: F401
+                            lock_work_dir, unlock_work_dir, work_dir_in_use)
 
 
 class FormattedOnceConfig(Config):
@@ -247,77 +79,6 @@ class FormattedOnceConfig(Config):
 
 
 # ---- one training run per work dir ------------------------------------------------------------
-_held: dict = {}  # work dir -> [lock descriptor, runners of this process that hold it]
-_held_guard = threading.Lock()
-
-
-def lock_work_dir(work_dir: str) -> bool:
-    """Take ``<work_dir>/.train.lock`` (``flock``, exclusive, not waiting) and record the
-    holder in it; True when this call took it, False when this process already held it.
-    Raises ``WorkDirInUseError`` naming the holder, having written nothing,
-    when another live process holds it. The lock excludes other processes: runners of one
-    process share it (a notebook's new runner while an old one lingers), each taking one
-    hold, released by :func:`unlock_work_dir`; the last release (or the process's end,
-    ``kill -9`` included) frees it."""
-    work_dir = osp.abspath(work_dir)
-    with _held_guard:
-        if work_dir in _held:
-            _held[work_dir][1] += 1
-            return False
-        os.makedirs(work_dir, exist_ok=True)
-        fd = os.open(osp.join(work_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode(errors='replace').strip()
-            os.close(fd)
-            raise WorkDirInUseError(
-                f'work dir {work_dir} is in use by another training run '
-                f'({holder or "holder unknown"}): two runs in one work dir interleave '
-                'their checkpoints. Wait for it or stop it, or pass another '
-                '--work-dir.') from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (f'pid {os.getpid()} on {socket.gethostname()}, since '
-                       f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n').encode(), 0)
-        _held[work_dir] = [fd, 1]
-        return True
-
-
-def unlock_work_dir(work_dir: str) -> None:
-    """Give back one hold of :func:`lock_work_dir`; the last one releases the lock."""
-    work_dir = osp.abspath(work_dir)
-    with _held_guard:
-        held = _held.get(work_dir)
-        if held is None:
-            return
-        held[1] -= 1
-        if held[1] == 0:
-            del _held[work_dir]
-            os.close(held[0])  # closing the descriptor releases the lock
-
-
-def work_dir_in_use(work_dir: str) -> bool:
-    """A live training run holds ``work_dir``'s lock (probed, not taken)."""
-    path = osp.join(work_dir, LOCK_FILE)
-    if not osp.isfile(path):
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # releases the probe's shared lock too
-
-
-def _is_first_rank(launcher: str) -> bool:
-    """Rank 0, known before mmengine initialises the process group (in ``__init__``)."""
-    rank = os.environ.get('RANK')
-    if rank is None and launcher == 'slurm':
-        rank = os.environ.get('SLURM_PROCID')
-    return int(rank or 0) == 0
-
 
 # ---- the runner ------------------------------------------------------------------------------
 @RUNNERS.register_module()
@@ -337,7 +98,7 @@ class TunedRunner(Runner):
         work_dir = osp.abspath(kwargs['work_dir'] if 'work_dir' in kwargs else args[1])
         self._lock_release = None
         self._evaluating_in_held_dir = False
-        if _is_first_rank(kwargs.get('launcher', 'none')):
+        if is_first_rank(kwargs.get('launcher', 'none')):
             if self.evaluates_only:
                 self._evaluating_in_held_dir = work_dir_in_use(work_dir)
             else:
@@ -364,7 +125,7 @@ class TunedRunner(Runner):
     def _remove_stale_temporaries(work_dir: str) -> None:
         """Temporary files a killed run left mid-write (we hold the lock: nobody writes)."""
         for name in os.listdir(work_dir):
-            if _TMP_NAME.match(name):
+            if TMP_NAME.match(name):
                 os.remove(osp.join(work_dir, name))
 
     def dump_config(self) -> None:
@@ -443,7 +204,7 @@ class TunedRunner(Runner):
 
     # the work-dir lock: held from __init__ until training ends --------------------------
     def train(self):
-        if self._lock_release is None and _is_first_rank(self._launcher):
+        if self._lock_release is None and is_first_rank(self._launcher):
             self._take_lock(self.work_dir)  # released after an earlier train()
         try:
             self._atomic_checkpoint_hooks()
@@ -475,7 +236,7 @@ class TunedRunner(Runner):
         except ValueError as err:
             if 'need at least one array to concatenate' not in str(err):
                 raise
-            raise _empty_dataset_error(dataloader['dataset']) from None
+            raise empty_dataset_error(dataloader['dataset']) from None
         except TypeError as err:
             if 'unexpected keyword argument' not in str(err):
                 raise
@@ -486,8 +247,8 @@ class TunedRunner(Runner):
                 'replace the whole dataset, dataset=dict(_delete_=True, type=..., ...), or '
                 'inherit configs/own_data/*.py for a COCO dataset of your own.') from err
         if len(loader.dataset) == 0:
-            raise _empty_dataset_error(dataloader['dataset'])
-        for dataset in _leaf_datasets(loader.dataset):
+            raise empty_dataset_error(dataloader['dataset'])
+        for dataset in leaf_datasets(loader.dataset):
             check_dropped_categories(dataset)
             if type(getattr(dataset, 'pipeline', None)) is Compose:
                 dataset.pipeline = SampleErrorCompose(dataset.pipeline.transforms)

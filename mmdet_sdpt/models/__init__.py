@@ -12,4 +12,4 @@ from .linear_probe import LinearProbe  # noqa: E402,F401
 from .language_prompt import LanguagePromptV2  # noqa: E402,F401
 from .bitfit import BitFit  # noqa: E402,F401
 from .lora import LoRA  # noqa: E402,F401
-from . import vpt, coupled_prompts, sep, pre  # noqa: E402,F401  (register their tuners)
+from . import vpt, coupled_prompts, sep, reparameterized_prompts  # noqa: E402,F401  (register)

@@ -6,13 +6,18 @@ A tuner is built from config (``TUNERS`` registry) and has three duties:
   and route their forward through it, leaving the base detector's parameter names intact;
 - ``trainable(name)``: which parameter names train (the freeze and the checkpoint filter);
 - ``describe(detector)``: what a tuned checkpoint must match to be loaded on a model.
+
+and may answer what the infrastructure asks of it: ``prototype_sites`` (``init='prototype'``),
+and, on the modules it adds (``models/tuner_module.py``), what a served bank keeps.
 """
 import contextlib
 import hashlib
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
+
+from .tuner_module import is_tuner_module
 
 
 class BaseTuner:
@@ -46,8 +51,7 @@ class BaseTuner:
     def switchable_modules(detector: nn.Module) -> List[nn.Module]:
         """The tuner modules with an ``enabled`` flag (SDPT and the other prompts, VPT,
         LoRA, language prompts): switched off, each computes nothing."""
-        return [m for m in detector.modules()
-                if getattr(m, 'is_tuner_module', False) and hasattr(m, 'enabled')]
+        return [m for m in detector.modules() if is_tuner_module(m) and hasattr(m, 'enabled')]
 
     @contextlib.contextmanager
     def disabled(self, detector: nn.Module):
@@ -65,6 +69,15 @@ class BaseTuner:
         finally:
             for m, enabled in zip(modules, before):
                 m.enabled = enabled
+
+    def prototype_sites(self, detector: nn.Module, sources: Optional[Sequence[str]] = None):
+        """[``PrototypeSite``] (``models/prototype_guard.py``): each token tensor that
+        ``init='prototype'`` sets and the module whose input features give its k-means
+        prototypes (``PrototypeInitHook``), in forward order."""
+        raise NotImplementedError(
+            f"init='prototype' needs {type(self).__name__}.prototype_sites(detector, sources): "
+            'the token tensors to set and where their features are read (SDPT and VPT '
+            'implement it).')
 
     def fingerprint_names(self, detector: nn.Module) -> List[str]:
         """Names of frozen tensors hashed into the base fingerprint.

@@ -13,20 +13,19 @@ from torch import Tensor, nn
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
-from .selection import chosen, switched_off
+from .adapter_choice import chosen, switched_off
+from .tuner_module import TunerModule
 
 ATTACH = 'language_model'
 NAME = 'prompt_v2'
 
 
-class TokenOffset(nn.Module):
+class TokenOffset(TunerModule):
     """A (max_tokens, lang_dim) offset added to the language model's text features.
 
     Attached as ``language_model.prompt_v2`` and applied by a forward hook on the language
     model, so mmdet's ``BertModel`` runs unmodified.
     """
-
-    is_tuner_module = True
 
     def __init__(self, max_tokens: int, lang_dim: int):
         super().__init__()

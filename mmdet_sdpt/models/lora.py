@@ -24,7 +24,8 @@ from transformers.models.bert.modeling_bert import BertSelfAttention
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
-from .selection import chosen, switched_off
+from .adapter_choice import chosen, switched_off
+from .tuner_module import TunerModule
 
 NAME = 'lora'  # the adapter's attribute on each adapted Linear
 TARGETS = {
@@ -36,10 +37,9 @@ TARGETS = {
 SCOPE = {'text': 'language_model.', 'visual': 'backbone.'}  # where a target is looked for
 
 
-class LoRAAdapter(nn.Module):
-    """``B A x * alpha / r`` for one frozen Linear (in -> out)."""
-
-    is_tuner_module = True  # trains (dropout on) while the Linear it is attached to is frozen
+class LoRAAdapter(TunerModule):
+    """``B A x * alpha / r`` for one frozen Linear (in -> out); trains (dropout on) while
+    the Linear it is attached to is frozen."""
 
     def __init__(self, in_features: int, out_features: int, rank: int, alpha: float,
                  dropout: float = 0.0):

@@ -10,10 +10,34 @@ them before the first iteration. Until then the tuner carries ``needs_prototype_
   the placeholders without a word);
 - loading a state dict that carries every tuned tensor (``--resume``, ``load_from`` an
   adapter, ``load_adapter``) clears it: the tokens then come from that checkpoint.
+
+Where the prototypes are read is the tuner's to say: its ``prototype_sites(detector,
+sources)`` returns one :class:`PrototypeSite` per token tensor.
 """
 import functools
+from typing import Callable, List, Optional, Tuple
 
-from torch import nn
+from torch import Tensor, nn
+
+from .tuner_module import is_tuner_module
+
+# (tokens (B, L, c), valid (B, L) bool or None, map applied to the kept rows or None)
+Stream = Tuple[Tensor, Optional[Tensor], Optional[Callable[[Tensor], Tensor]]]
+
+
+class PrototypeSite:
+    """One tuned token tensor and where its prototypes are read.
+
+    Args:
+        name (str): the token tensor's parameter name in the detector.
+        tokens (nn.Parameter): (K, c), receives the centroids.
+        module (nn.Module): the module whose forward pre-hook sees the features.
+        streams (callable): ``(args, kwargs) -> [Stream]``, the features from that call.
+    """
+
+    def __init__(self, name: str, tokens: nn.Parameter, module: nn.Module,
+                 streams: Callable[[tuple, dict], List[Stream]]):
+        self.name, self.tokens, self.module, self.streams = name, tokens, module, streams
 
 
 def await_prototype_init(tuner, detector: nn.Module) -> None:
@@ -23,7 +47,7 @@ def await_prototype_init(tuner, detector: nn.Module) -> None:
     # on the modules holding the prompts, not on the detector: its loss() is often called
     # directly (not through __call__), and these run in every forward that uses prompts
     for module in detector.modules():
-        prompts = [c for c in module.children() if getattr(c, 'is_tuner_module', False)]
+        prompts = [c for c in module.children() if is_tuner_module(c)]
         if prompts:
             module.register_forward_pre_hook(
                 functools.partial(_refuse_training_on_placeholders, tuner, prompts[0]))

@@ -11,9 +11,10 @@ X_v is appended to the visual tokens and X_l to the text tokens given to the att
 (after the block's layer norms), the text mask grows by K entries, and the K prompt rows are
 cut from both outputs, so every later module sees the shapes the detector expects.
 """
+import copy
 import math
 import re
-from typing import List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from mmdet.models.utils.vlfuse_helper import BiMultiHeadAttention
@@ -21,8 +22,9 @@ from torch import Tensor, nn
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
-from .prototype_guard import await_prototype_init
-from .selection import chosen, choosing_rows, switched_off
+from .prototype_guard import PrototypeSite, await_prototype_init
+from .adapter_choice import chosen, choosing_rows, switched_off
+from .tuner_module import TunerModule, default_bank_rows
 
 MASK_VARIANTS = ('paper', 'reference')
 INITS = ('uniform', 'normal', 'xavier', 'zeros', 'prototype')
@@ -41,7 +43,7 @@ def inverse_projection(linear: nn.Linear) -> Tensor:
         return torch.linalg.pinv(weight.t())
 
 
-class UnifiedPrototypeTokens(nn.Module):
+class UnifiedPrototypeTokens(TunerModule):
     """The K x D prompt of one fusion layer and its insertion into that layer's attention.
 
     Attached as ``<attention>.sdpt`` and driven by forward hooks on the attention module, so
@@ -55,8 +57,6 @@ class UnifiedPrototypeTokens(nn.Module):
             (both prompts interact with both modalities); 'reference': hidden, as the
             authors' code pads with zeros (the text-side prompts are then inert).
     """
-
-    is_tuner_module = True
 
     def __init__(self, num_tokens: int, embed_dim: int, init: str = 'uniform',
                  mask: str = 'paper', streams: Sequence[str] = STREAMS):
@@ -75,8 +75,27 @@ class UnifiedPrototypeTokens(nn.Module):
         self.tokens = nn.Parameter(_initialised(torch.empty(self.num_tokens, embed_dim), init))
 
     # A served model (mmdet_sdpt.serving) keeps, per adapter, the prompts this module
-    # appends (they depend on its own tensors only): banks 'image' / 'text' of (K, dim) rows
+    # appends (they depend on its own tensors only): banks 'image' / 'text' of (K, dim) rows.
+    # A subclass whose prompts depend on the sample sets False and names its bank_names.
     serves_prompts = True
+
+    @property
+    def banked(self) -> bool:
+        return self.serves_prompts or bool(self.bank_names)
+
+    def bank_rows(self, state: Dict[str, Tensor], prefix: str,
+                  parent: nn.Module) -> Dict[str, Tensor]:
+        """{stream: (K, dim) fp32} prompts this module appends with the adapter's tensors
+        (computed by a copy of the module: the model's own is not touched); with
+        ``serves_prompts`` False, the tensors of ``bank_names``."""
+        if not self.serves_prompts:
+            return default_bank_rows(self, state, prefix)
+        twin = copy.deepcopy(self)
+        twin.load_state_dict({k[len(prefix):]: v for k, v in state.items()
+                              if k.startswith(prefix)})
+        with torch.no_grad():
+            prompts = twin.prompts_for(parent)
+        return {side: x.float() for side, x in zip(STREAMS, prompts) if x is not None}
 
     def prompts_for(self, attn: BiMultiHeadAttention):
         """(X_v or None, X_l or None), (K, dim) in fp32, for the streams this module
@@ -320,10 +339,70 @@ class SDPT(BaseTuner):
                for t in ('weight', 'bias')]
         return super().fingerprint_names(detector) + own
 
+    def prototype_sites(self, detector: nn.Module,
+                        sources: Optional[Sequence[str]] = None) -> List[PrototypeSite]:
+        """Per prompted fusion layer, its attention's input: unified tokens from the aligned
+        space D (``v_proj`` of the visual tokens and/or ``l_proj`` of the text tokens,
+        padding excluded), independent prompts (``projection='none'``) each from its raw
+        stream.
+
+        Args:
+            sources: with the inverse projection, which tokens' aligned features:
+                ('image',), ('text',) or both (pooled). Default: the visual tokens if the
+                image stream is prompted, else the text tokens.
+        """
+        if sources is None:
+            sources = ('image', ) if 'image' in self.streams else ('text', )
+        bad = set(sources) - {'image', 'text'}
+        if bad or not sources:
+            raise ValueError(f"prototype sources must be a non-empty subset of ('image', "
+                             f"'text'), got {sources!r}")
+        params = dict(detector.named_parameters())
+        sites = []
+        for path in self.prompted:
+            attn = detector.get_submodule(path)
+            prefix = f'{path}.{self.module_name}.'
+            if prefix + 'tokens' in params:  # unified tokens in the aligned space D
+                sites.append(PrototypeSite(prefix + 'tokens', params[prefix + 'tokens'], attn,
+                                           _aligned_streams(attn, tuple(sources))))
+            elif prefix + 'image_tokens' in params or prefix + 'text_tokens' in params:
+                for side in self.streams:  # independent prompts: each from its stream
+                    sites.append(PrototypeSite(prefix + f'{side}_tokens',
+                                               params[prefix + f'{side}_tokens'], attn,
+                                               _raw_streams(side)))
+            else:
+                raise NotImplementedError(
+                    f'prototype init does not know the prompts of {type(self).__name__} at '
+                    f'{prefix[:-1]}: it initialises tensors named tokens, image_tokens or '
+                    'text_tokens.')
+        return sites
+
     @staticmethod
     def budget(total_params: int, fraction: float, embed_dim: int) -> int:
         """layers x K that gives ``fraction`` of ``total_params`` (e.g. 0.0004 of GLIP-T)."""
         return math.floor(total_params * fraction / embed_dim)
+
+
+def _aligned_streams(attn: nn.Module, sources: Sequence[str]):
+    def streams(args, kwargs):
+        vision, lang, mask_v, mask_l = _unpack(args, kwargs)
+        found = []
+        if 'image' in sources:
+            found.append((vision, valid_tokens(mask_v), attn.v_proj))
+        if 'text' in sources:
+            found.append((lang, valid_tokens(mask_l), attn.l_proj))
+        return found
+
+    return streams
+
+
+def _raw_streams(side: str):
+    def streams(args, kwargs):
+        vision, lang, mask_v, mask_l = _unpack(args, kwargs)
+        return [(vision, valid_tokens(mask_v), None) if side == 'image' else
+                (lang, valid_tokens(mask_l), None)]
+
+    return streams
 
 
 def prompt_modules(detector: nn.Module) -> List[UnifiedPrototypeTokens]:

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..registry import TUNERS
-from .selection import chosen, switched_off
+from .adapter_choice import chosen, switched_off
 from .sdpt import (STREAMS, SDPT, UnifiedPrototypeTokens, _extend_mask, _unpack,
                    valid_tokens)
 

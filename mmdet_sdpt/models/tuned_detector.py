@@ -28,7 +28,8 @@ from ..checkpoint import has_scheme, load_checkpoint_file
 from ..ops import use_input_grad_only_dcn
 from ..registry import POST_BUILD, TUNERS
 from ..utils.logging import quiet_current_logger
-from .prefix_cache import attach_prefix_cache
+from ..prefix_cache import attach_prefix_cache
+from .tuner_module import is_tuner_module
 
 
 class BaseCheckpointError(RuntimeError):
@@ -63,7 +64,7 @@ def TunedDetector(detector_type: str,
             (``mmdet_sdpt.ops.frozen_dcn``); False keeps mmcv's backward.
         zero_shot (bool): switch every tuner module off (the base alone).
         prefix_cache (dict, optional): keep what the frozen modules before the first tuned
-            layer compute, per image and prompt (``mmdet_sdpt.models.prefix_cache``:
+            layer compute, per image and prompt (``mmdet_sdpt.prefix_cache``:
             ``max_bytes``, ``device``, ``dtype``, ``log_interval``); refused for tuners
             that train anything there.
     """
@@ -110,7 +111,7 @@ def attach_tuner(detector: nn.Module, tuner) -> nn.Module:
     """Inject ``tuner`` into ``detector``, freeze all else, keep frozen modules in eval."""
     tuner.inject(detector)
     tuner.owned_prefixes = tuple(n for n, m in detector.named_modules()
-                                 if getattr(m, 'is_tuner_module', False))
+                                 if is_tuner_module(m))
     detector.tuner = tuner  # plain attribute: not a submodule, adds no parameter names
     for name, param in detector.named_parameters():
         param.requires_grad_(tuner.trainable(name))
@@ -124,7 +125,7 @@ def attach_tuner(detector: nn.Module, tuner) -> nn.Module:
 def training_modules(model: nn.Module) -> set:
     """Paths of the modules that run in training mode when the model trains: the tuner's
     own modules, and base modules holding (directly or below them) a trainable tensor."""
-    tuner_paths = {n for n, m in model.named_modules() if getattr(m, 'is_tuner_module', False)}
+    tuner_paths = {n for n, m in model.named_modules() if is_tuner_module(m)}
     paths = {''}  # the detector itself reports the mode it was set to
     for name, param in model.named_parameters():
         if not param.requires_grad:

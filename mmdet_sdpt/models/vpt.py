@@ -26,7 +26,7 @@ the first Swin block only (later blocks see none).
 """
 import math
 import threading
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from mmdet.models.backbones.swin import SwinBlock, WindowMSA
@@ -35,14 +35,15 @@ from torch.nn import functional as F
 
 from ..registry import TUNERS
 from .base_tuner import BaseTuner
-from .selection import chosen, switched_off
-from .prototype_guard import await_prototype_init
+from .prototype_guard import PrototypeSite, await_prototype_init
+from .adapter_choice import chosen, switched_off
+from .tuner_module import TunerModule
 
 NAME = 'vpt'  # the prompt module's attribute on each prompted WindowMSA
 INITS = ('uniform', 'normal', 'zeros', 'prototype')
 
 
-class SwinPromptTokens(nn.Module):
+class SwinPromptTokens(TunerModule):
     """The K x C prompts of one Swin block, attached as ``<block>.attn.w_msa.vpt``.
 
     Args:
@@ -54,8 +55,6 @@ class SwinPromptTokens(nn.Module):
         fan_in (int): VPT's init fan-in, 3 x patch height x patch width.
         dropout (float): dropout on the prompts while training (VPT's prompt dropout).
     """
-
-    is_tuner_module = True
 
     def __init__(self, num_tokens: int, norm: nn.Module, w_msa: WindowMSA,
                  init: str = 'uniform', fan_in: int = 48, dropout: float = 0.0):
@@ -225,6 +224,18 @@ class VPT(BaseTuner):
             dims[path] = [w_msa.embed_dims, w_msa.num_heads]
         return dict(method=self.method, num_tokens=self.num_tokens, deep=self.deep,
                     blocks=list(self.prompted), dims=dims)
+
+    def prototype_sites(self, detector: nn.Module,
+                        sources: Optional[Sequence[str]] = None) -> List[PrototypeSite]:
+        """Per prompted Swin block, the block's input tokens (``norm1``'s input): the
+        prompts pass through the frozen ``norm1`` themselves, so they live in its input
+        space. ``sources`` is SDPT's and ignored here."""
+        params = dict(detector.named_parameters())
+        return [PrototypeSite(f'{path}.attn.w_msa.{NAME}.tokens',
+                              params[f'{path}.attn.w_msa.{NAME}.tokens'],
+                              detector.get_submodule(path).norm1,
+                              lambda args, kwargs: [(args[0], None, None)])
+                for path in self.prompted]
 
     def fingerprint_names(self, detector: nn.Module) -> List[str]:
         # the prompts' keys and values come from exactly these frozen tensors

@@ -16,8 +16,7 @@ from mmdet_sdpt.datasets import ODinWDataset, SyntheticShapesDataset, make_shape
 from mmdet_sdpt.datasets import class_order
 from mmdet_sdpt.datasets.class_order import ClassOrderError, NameOrderedCOCO
 from mmdet_sdpt.engine import TunedRunner
-from tests.evaluation.test_metric_agreement import (CAT_IDS, cocoeval_stats, data_samples,
-                                                    make_gt_and_dets)
+from tests.helpers import CAT_IDS, cocoeval_stats, data_samples, make_gt_and_dets
 
 SHAPE_CLASSES = ('circle', 'square', 'triangle')
 ORDERS = {'reversed': lambda cats: cats[::-1],
@@ -240,6 +239,7 @@ def test_the_odinw_dataset_names_a_missing_class(tmp_path):
 
 
 # ---- end to end: the demo's test tool on the reversed file --------------------------------
+@pytest.mark.slow
 def test_demo_test_tool_gives_the_same_ap_on_the_reversed_file(tmp_path):
     """tools/test.py on the demo config (TunedRunner; the committed base, zero-shot): the
     transfer test images with their file's categories reversed give the same box AP.
@@ -247,8 +247,7 @@ def test_demo_test_tool_gives_the_same_ap_on_the_reversed_file(tmp_path):
     import re
 
     from mmdet_sdpt.datasets import DEMO_PARTS, SHAPES
-    from tests.test_demo import DEMO_CONFIG
-    from tests.tools.test_train_test import run_tool
+    from tests.helpers import DEMO_CONFIG, run_tool
     a = tmp_path / 'a' / 'transfer'
     for split, num in (('train', 1), ('val', 1), ('test', 30)):  # 30 of the test images
         make_shapes_dataset(str(a), split, num, DEMO_PARTS['transfer']['classes'], SHAPES,

@@ -11,7 +11,7 @@ import pytest
 from mmdet_sdpt.datasets import get_suite
 from mmdet_sdpt.datasets.preflight import preflight
 from mmdet_sdpt.datasets.suites import SuiteError, folder_suite
-from tests.conftest import write_folder_suite
+from tests.helpers import write_folder_suite
 
 ANN = 'annotations_without_background.json'
 TWO = {'Kitchen': (('mug', 'plate', 'spoon'), (3, 1, 1)),

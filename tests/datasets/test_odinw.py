@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from mmdet_sdpt.datasets import ODinWDataset, make_shapes_dataset, odinw_suite
+from mmdet_sdpt.datasets import ODinWDataset, odinw_suite
 
 
 def test_suites_come_from_mmdets_configs():

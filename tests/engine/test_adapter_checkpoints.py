@@ -7,7 +7,7 @@ import torch
 from mmdet_sdpt.adapter import (AdapterMismatchError, atomic_save, load_adapter,
                                 to_adapter_checkpoint)
 from mmdet_sdpt.models.tuned_detector import BaseCheckpointError
-from tests.conftest import head_outputs, make_batch
+from tests.helpers import head_outputs, make_batch
 
 
 def _tuned(build_tiny, base_checkpoint, seed=1, **tuner):

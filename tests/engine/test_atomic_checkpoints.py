@@ -11,24 +11,10 @@ import pytest
 import torch
 
 from mmdet_sdpt.checkpoint import load_checkpoint_file
-from mmdet_sdpt.engine.runner import (AtomicLocalBackend, is_complete_checkpoint,
-                                      latest_complete_checkpoint)
+from mmdet_sdpt.engine.checkpoint_files import (AtomicLocalBackend, is_complete_checkpoint,
+                                                latest_complete_checkpoint)
 from mmdet_sdpt.utils import atomic_io
-from tests.conftest import ROOT, TINY_CONFIG
-
-
-def tiny_runner(work_dir, base_checkpoint, max_iters=2, interval=1, resume=False, **cfg):
-    from mmengine.config import Config
-
-    from mmdet_sdpt.engine import build_runner
-    config = Config.fromfile(TINY_CONFIG)
-    config.model.base_checkpoint = base_checkpoint
-    config.train_cfg.update(max_iters=max_iters, val_interval=1000)
-    config.val_cfg = config.val_dataloader = config.val_evaluator = None
-    config.default_hooks.checkpoint.update(interval=interval, max_keep_ckpts=2)
-    config.work_dir, config.resume = str(work_dir), resume
-    config.merge_from_dict(cfg)
-    return build_runner(config)
+from tests.helpers import ROOT, TINY_CONFIG, tiny_runner
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import torch
 
 from mmdet_sdpt.checkpoint import (PLAIN_NUMPY_GLOBALS, CheckpointLoadError, from_plain,
                                    load_checkpoint_file, to_plain)
-from tests.conftest import TINY_CONFIG
-from tests.test_checkpoint_safety import run_tool
+from tests.helpers import TINY_CONFIG
+from tests.helpers import run_tool
 
 TAG = '__mmdet_sdpt_plain__'
 

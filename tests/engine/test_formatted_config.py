@@ -7,8 +7,8 @@ import mmengine.config.config as mmengine_config
 from mmengine.config import Config
 
 from mmdet_sdpt.engine.runner import FormattedOnceConfig
-from tests.conftest import TINY_CONFIG
-from tests.engine.test_atomic_checkpoints import tiny_runner
+from tests.helpers import TINY_CONFIG
+from tests.helpers import tiny_runner
 
 
 def _count_formatting(monkeypatch):

@@ -4,27 +4,12 @@ load pre-hook of the detector), whoever loads it: mmengine's runner (tools/test.
 tuned tensors, of another model, for another K or base, or with NaN in it, stops the load
 with one error saying what it is and what to pass; zero-shot is a mode of its own."""
 import copy
-import os
-import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from mmdet_sdpt.adapter import AdapterMismatchError, atomic_save, to_adapter_checkpoint
-from tests.conftest import ROOT, TINY_CONFIG
-
-
-def _adapter(model, path, scale=0.1):
-    """The model's tuned tensors moved as training would, saved as tools/train.py does."""
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(torch.randn_like(p) * scale)
-    atomic_save(to_adapter_checkpoint(model, {'state_dict': model.state_dict(), 'meta': {}}),
-                str(path))
-    return str(path)
+from mmdet_sdpt.adapter import AdapterMismatchError, to_adapter_checkpoint
+from tests.helpers import TINY_CONFIG, adapter_file, run_tool
 
 
 def _cfg(tiny_cfg, base_checkpoint, **tuner):
@@ -32,12 +17,6 @@ def _cfg(tiny_cfg, base_checkpoint, **tuner):
     cfg.model.base_checkpoint = base_checkpoint
     cfg.model.tuner.update(tuner)
     return cfg
-
-
-def run_tool(tool, *args):
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
-    return subprocess.run([sys.executable, osp.join(ROOT, 'tools', tool), *args],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
 
 
 def _last_line(out):
@@ -73,7 +52,7 @@ def test_test_tool_refuses_a_checkpoint_of_another_detector(tiny_env, base_check
 
 
 def test_zero_shot_equals_the_tuner_switched_off(build_tiny, base_checkpoint):
-    from tests.conftest import head_outputs, make_batch
+    from tests.helpers import head_outputs, make_batch
     tuned = build_tiny(seed=1, base_checkpoint=base_checkpoint)
     zero_shot = build_tiny(seed=1, base_checkpoint=base_checkpoint, zero_shot=True)
     inputs, samples = make_batch(num_images=1)
@@ -86,7 +65,7 @@ def test_zero_shot_equals_the_tuner_switched_off(build_tiny, base_checkpoint):
 
 def test_a_zero_shot_model_refuses_an_adapter(build_tiny, base_checkpoint, tmp_path):
     from mmengine.runner import load_checkpoint
-    path = _adapter(build_tiny(seed=1, base_checkpoint=base_checkpoint), tmp_path / 'a.pth')
+    path = adapter_file(build_tiny(seed=1, base_checkpoint=base_checkpoint), tmp_path / 'a.pth')
     zero_shot = build_tiny(seed=1, base_checkpoint=base_checkpoint, zero_shot=True)
     with pytest.raises(AdapterMismatchError, match='zero_shot=True.*drop --zero-shot'):
         load_checkpoint(zero_shot, path, map_location='cpu')
@@ -96,7 +75,7 @@ def test_a_zero_shot_model_refuses_an_adapter(build_tiny, base_checkpoint, tmp_p
 def test_mmdet_apis_refuse_an_adapter_for_another_k(api, tiny_cfg, base_checkpoint,
                                                     build_tiny, tmp_path):
     from mmdet.apis import DetInferencer, init_detector
-    path = _adapter(build_tiny(seed=1, base_checkpoint=base_checkpoint), tmp_path / 'k4.pth')
+    path = adapter_file(build_tiny(seed=1, base_checkpoint=base_checkpoint), tmp_path / 'k4.pth')
     cfg = _cfg(tiny_cfg, base_checkpoint, num_tokens=6)
     with pytest.raises(AdapterMismatchError, match=r'num_tokens=4 \(checkpoint\) vs '
                        r'num_tokens=6 \(model\)') as err:
@@ -111,7 +90,7 @@ def test_init_detector_refuses_an_adapter_tuned_on_another_base(tiny_cfg, base_c
                                                                 build_tiny, tmp_path):
     from mmdet.apis import init_detector
     other_base = build_tiny(seed=7)  # random weights: another base
-    path = _adapter(other_base, tmp_path / 'other.pth')
+    path = adapter_file(other_base, tmp_path / 'other.pth')
     with pytest.raises(AdapterMismatchError, match='tuned on base.*model.base_checkpoint'):
         init_detector(_cfg(tiny_cfg, base_checkpoint), path, device='cpu')
 
@@ -120,7 +99,7 @@ def test_init_detector_serves_a_fitting_adapter(tiny_cfg, base_checkpoint, build
                                                 tmp_path):
     from mmdet.apis import init_detector
     trained = build_tiny(seed=1, base_checkpoint=base_checkpoint)
-    path = _adapter(trained, tmp_path / 'a.pth')
+    path = adapter_file(trained, tmp_path / 'a.pth')
     served = init_detector(_cfg(tiny_cfg, base_checkpoint), path, device='cpu')
     for name, value in trained.state_dict().items():
         assert torch.equal(served.state_dict()[name], value), name
@@ -131,7 +110,7 @@ def test_non_finite_adapters_are_refused_on_load_and_never_written(build_tiny,
     from mmdet_sdpt import load_adapter
     from mmengine.runner import load_checkpoint
     trained = build_tiny(seed=1, base_checkpoint=base_checkpoint)
-    path = _adapter(trained, tmp_path / 'a.pth')
+    path = adapter_file(trained, tmp_path / 'a.pth')
     checkpoint = torch.load(path)
     name = next(iter(checkpoint['state_dict']))
     checkpoint['state_dict'][name][0, 0] = float('nan')
@@ -157,5 +136,5 @@ def test_base_tensor_tuners_refuse_the_base_checkpoint_as_tuned(tiny_cfg, base_c
     linear = MODELS.build(cfg.model)
     with pytest.raises(AdapterMismatchError, match="base's own values.*--zero-shot"):
         load_checkpoint(linear, base_checkpoint, map_location='cpu')
-    path = _adapter(linear, tmp_path / 'probe.pth')  # moved, as training would
+    path = adapter_file(linear, tmp_path / 'probe.pth')  # moved, as training would
     load_checkpoint(linear, path, map_location='cpu')

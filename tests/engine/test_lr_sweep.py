@@ -9,7 +9,7 @@ import os.path as osp
 import pytest
 
 from mmdet_sdpt.engine import lr_sweep, protocol
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SDPT = osp.join(ROOT, 'configs', 'sdpt', 'tiny-glip_shapeworld.py')
 LORA = osp.join(ROOT, 'configs', 'baselines', 'lora', 'tiny-glip_shapeworld.py')

@@ -10,8 +10,7 @@ from mmengine.runner.checkpoint import load_state_dict
 
 from mmdet_sdpt.engine.prototype_init import (PrototypeInitHook, kmeans, prototype_init,
                                               training_batches)
-from tests.conftest import make_batch, total_loss
-from tests.models.conftest import build_tuned  # noqa: F401  (fixture)
+from tests.helpers import make_batch, total_loss
 
 VPT_PROTO = dict(type='VPT', num_tokens=4, init='prototype')
 SDPT_PROTO = dict(type='SDPT', num_tokens=4, init='prototype')
@@ -55,6 +54,16 @@ def capture_inputs(modules, run, batch_list, num_images):
         for h in handles:
             h.remove()
     return {i: torch.cat(f) for i, f in feats.items()}
+
+
+def loss_runner(model, select):
+    """``run(batch)``: the model's loss on a dataloader batch; ``run.select(args, output)``
+    picks the features a capture hook keeps (capture_inputs)."""
+    def run(batch):
+        d = model.data_preprocessor(batch, False)
+        model.loss(d['inputs'], d['data_samples'])
+    run.select = select
+    return run
 
 
 def assert_centroids_of(tokens, feats):
@@ -108,11 +117,8 @@ def test_sdpt_tokens_become_prototypes_of_the_aligned_visual_tokens(build_tuned)
     prototype_init(model, data, num_images=2, iters=CONVERGED, seed=1, tokens_per_image=None)
     attns = [model.get_submodule(p) for p in model.tuner.prompted]
 
-    def run(batch):
-        d = model.data_preprocessor(batch, False)
-        model.loss(d['inputs'], d['data_samples'])
     # v_proj(visual tokens), the aligned space, beside the visual tokens themselves
-    run.select = lambda args, output: torch.cat([output, args[0]], dim=-1)
+    run = loss_runner(model, lambda args, output: torch.cat([output, args[0]], dim=-1))
 
     with torch.no_grad(), model.tuner.disabled(model):
         both = capture_inputs([a.v_proj for a in attns], run, data, num_images=2)
@@ -132,16 +138,44 @@ def test_sdpt_tokens_become_prototypes_of_the_aligned_visual_tokens(build_tuned)
             assert torch.allclose(x_v[j], visual[assign == j].mean(0), atol=1e-3)
 
 
+def test_a_tuner_of_ones_own_answers_where_its_prototypes_come_from(build_tuned):
+    """projects/new_tuner: its keys become prototypes of the text features they meet (the
+    module's first call per forward, real tokens only), through its prototype_sites alone."""
+    import projects.new_tuner.prefix_tokens  # noqa: F401  registers TextPrefixTokens
+    model = build_tuned(dict(type='TextPrefixTokens', num_tokens=4, init='prototype'))
+    assert model.tuner.needs_prototype_init
+    data = batches(seeds=(0, ))
+    prototype_init(model, data, num_images=2, iters=CONVERGED, seed=0, tokens_per_image=None)
+    module = model.language_model.prefix_tokens
+    seen = []
+    handle = module.register_forward_pre_hook(
+        lambda m, args: seen.append(args[0][args[1].bool()]) if not seen else None)
+    try:
+        with torch.no_grad(), model.tuner.disabled(model):
+            d = model.data_preprocessor(data[0], False)
+            model.loss(d['inputs'], d['data_samples'])
+    finally:
+        handle.remove()
+    feats = seen[0]
+    assert feats.size(1) == module.keys.size(1)
+    assert torch.allclose(module.keys.detach(), kmeans(feats, 4, CONVERGED, seed=0), atol=1e-5)
+    assert_centroids_of(module.keys.detach(), feats)
+    assert torch.all(module.values == 0) and model.tuner.needs_prototype_init is False
+
+
+def test_a_tuner_without_prototype_sites_names_what_to_implement(build_tuned):
+    model = build_tuned(dict(type='LoRA', targets=['fusion']))
+    with pytest.raises(NotImplementedError, match=r'LoRA\.prototype_sites'):
+        prototype_init(model, batches())
+
+
 def test_sdpt_without_inverse_takes_each_side_from_its_own_stream(build_tuned):
     model = build_tuned(dict(SDPT_PROTO, projection='none'))
     data = batches(seeds=(0, ))
     prototype_init(model, data, num_images=2, iters=CONVERGED, seed=0, tokens_per_image=None)
     attns = [model.get_submodule(p) for p in model.tuner.prompted]
 
-    def run(batch):
-        d = model.data_preprocessor(batch, False)
-        model.loss(d['inputs'], d['data_samples'])
-    run.select = lambda args, output: args[0]  # the raw visual / text tokens
+    run = loss_runner(model, lambda args, output: args[0])  # the raw visual / text tokens
 
     masks = []  # GLIP pads the text to max_tokens: its text mask (1 = token) says where
 
@@ -225,7 +259,7 @@ def test_runner_resume_keeps_the_checkpoint_tokens(tiny_env, base_checkpoint, tm
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from tests.conftest import TINY_CONFIG
+    from tests.helpers import TINY_CONFIG
 
     def runner(resume):
         cfg = Config.fromfile(TINY_CONFIG)

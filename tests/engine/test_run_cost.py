@@ -5,7 +5,7 @@ import json
 
 from mmengine.config import Config
 
-from tests.conftest import TINY_CONFIG
+from tests.helpers import TINY_CONFIG
 
 
 def _runner(work_dir, base_checkpoint, max_iters, resume=False):

@@ -19,9 +19,9 @@ import torch
 
 from mmdet_sdpt.engine import (DataSampleError, DivergenceGuardHook, EmptyDatasetError,
                                TrainingDivergedError, TunedRunner)
-from mmdet_sdpt.engine.runner import latest_complete_checkpoint
-from tests.conftest import ROOT, TINY_CONFIG
-from tests.engine.test_atomic_checkpoints import tiny_runner
+from mmdet_sdpt.engine.checkpoint_files import latest_complete_checkpoint
+from tests.helpers import ROOT, TINY_CONFIG
+from tests.helpers import tiny_runner
 
 
 def logged(monkeypatch, module):
@@ -124,8 +124,8 @@ def edit_json(path, fn):
 
 
 def test_boxes_of_categories_missing_from_the_prompt_are_counted(data_copy, monkeypatch):
-    from mmdet_sdpt.engine import runner as runner_module
-    lines = logged(monkeypatch, runner_module)
+    from mmdet_sdpt.engine import data_checks
+    lines = logged(monkeypatch, data_checks)
     ann = data_copy / 'annotations' / 'train.json'
     data = json.loads(ann.read_text())
     square = next(c['id'] for c in data['categories'] if c['name'] == 'square')
@@ -199,7 +199,7 @@ def _held_elsewhere(work_dir):
 
 
 def test_a_refused_run_writes_nothing_into_the_work_dir(tiny_env, base_checkpoint, tmp_path):
-    from mmdet_sdpt.engine.runner import WorkDirInUseError
+    from mmdet_sdpt.engine.work_dir_lock import WorkDirInUseError
     holder = _held_elsewhere(tmp_path)  # a live training run, as far as the lock goes
     try:
         (tmp_path / 'tiny-glip_shapes.py').write_text('# the running run\'s dump\n')
@@ -246,6 +246,7 @@ def run_train(work_dir, base_checkpoint, *extra, wait=True, flags=()):
                           timeout=600)
 
 
+@pytest.mark.slow
 def test_a_second_run_on_a_busy_work_dir_stops_and_a_killed_one_frees_it(
         tiny_env, base_checkpoint, tmp_path):
     first = run_train(tmp_path, base_checkpoint, 'train_cfg.max_iters=100000', wait=False)

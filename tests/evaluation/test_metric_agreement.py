@@ -13,100 +13,13 @@ import statistics
 
 import numpy as np
 import pytest
-import torch
 
 import mmdet_sdpt  # noqa: F401  (np.float for lvis)
-from tests.conftest import ROOT
-from tests.tools.test_collect_results import write_test_result
+from tests.helpers import ROOT
+from tests.helpers import (CAT_IDS, METRIC_CLASSES, as_results, coco_metric, cocoeval_stats,
+                           data_samples, make_gt_and_dets, write_test_result)
 
 DATASETS = {'alpha': 1, 'beta': 2, 'gamma': 3}  # name: generator seed
-CAT_IDS, CLASSES = [1, 3, 7], ('cat', 'dog', 'fish')  # non-contiguous ids
-
-
-def make_gt_and_dets(seed, num_images=12, size=200, max_dets=60, lvis=False):
-    """A COCO (or LVIS) ground-truth dict and detections: jittered copies of most boxes,
-    some duplicates, false positives; [(img_id, xyxy (N,4), scores, labels)]."""
-    rng = np.random.default_rng(seed)
-    cat_ids = list(range(1, 7)) if lvis else CAT_IDS
-    images, anns, dets = [], [], []
-    q = lambda a: np.round(np.asarray(a, dtype=np.float64) * 4) / 4  # noqa: E731
-    for img_id in range(1, num_images + 1):
-        images.append(dict(id=img_id, width=size, height=size, file_name=f'{img_id}.jpg'))
-        boxes, labels = [], []
-        for _ in range(int(rng.integers(1, 6))):
-            w, h = q(rng.uniform(12, 90, 2))
-            x, y = q(rng.uniform(0, size - w)), q(rng.uniform(0, size - h))
-            label = int(rng.integers(len(cat_ids)))
-            anns.append(dict(id=len(anns) + 1, image_id=img_id, category_id=cat_ids[label],
-                             bbox=[float(x), float(y), float(w), float(h)],
-                             area=float(w * h), iscrowd=0))
-            if rng.random() < 0.85:  # detected, more or less well
-                jitter = q(rng.normal(0, 0.12 * min(w, h), 4))
-                boxes.append([x + jitter[0], y + jitter[1], x + w + jitter[2], y + h + jitter[3]])
-                labels.append(label if rng.random() < 0.9 else int(rng.integers(len(cat_ids))))
-        for _ in range(int(rng.integers(0, 6))):  # false positives
-            x, y = q(rng.uniform(0, size - 40, 2))
-            boxes.append([x, y, x + q(rng.uniform(10, 40)), y + q(rng.uniform(10, 40))])
-            labels.append(int(rng.integers(len(cat_ids))))
-        xyxy = np.clip(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), 0, size)
-        dets.append((img_id, xyxy[:max_dets], labels[:max_dets]))
-    # distinct float32-exact scores across the whole dataset
-    total = sum(len(d[1]) for d in dets)
-    scores = (rng.permutation(total) + 1) / 4096.0
-    out, start = [], 0
-    for img_id, xyxy, labels in dets:
-        out.append((img_id, xyxy, scores[start:start + len(xyxy)], np.asarray(labels)))
-        start += len(xyxy)
-    if lvis:
-        freq = ['r', 'r', 'c', 'c', 'f', 'f']
-        cats = [{'id': c, 'name': f'thing{c}', 'frequency': freq[c - 1], 'synonyms': [], 'def': ''}
-                for c in cat_ids]
-        for img in images:
-            present = {a['category_id'] for a in anns if a['image_id'] == img['id']}
-            img['neg_category_ids'] = [c for c in cat_ids if c not in present][:3]
-            img['not_exhaustive_category_ids'] = []
-        for a in anns:
-            a.pop('iscrowd')
-    else:
-        cats = [dict(id=c, name=n) for c, n in zip(cat_ids, CLASSES)]
-    return dict(images=images, annotations=anns, categories=cats), out
-
-
-def data_samples(dets):
-    return [dict(img_id=img_id, ori_shape=(200, 200),
-                 pred_instances=dict(bboxes=torch.tensor(xyxy, dtype=torch.float32),
-                                     scores=torch.tensor(scores, dtype=torch.float32),
-                                     labels=torch.tensor(labels, dtype=torch.int64)))
-            for img_id, xyxy, scores, labels in dets]
-
-
-def as_results(dets, cat_ids):
-    return [dict(image_id=img_id, category_id=cat_ids[int(l)], score=float(s),
-                 bbox=[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])])
-            for img_id, xyxy, scores, labels in dets for b, s, l in zip(xyxy, scores, labels)]
-
-
-def coco_metric(ann_file, dets):
-    from mmdet.evaluation import CocoMetric
-    metric = CocoMetric(ann_file=ann_file, metric='bbox')
-    metric.dataset_meta = dict(classes=CLASSES)
-    samples = data_samples(dets)
-    for i in range(0, len(samples), 4):  # batches of 4, as a dataloader would
-        metric.process({}, samples[i:i + 4])
-    return metric.evaluate(size=len(samples))
-
-
-def cocoeval_stats(ann_file, dets, max_dets=None):
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-    gt = COCO(ann_file)
-    evaluator = COCOeval(gt, gt.loadRes(as_results(dets, CAT_IDS)), 'bbox')
-    if max_dets is not None:
-        evaluator.params.maxDets = max_dets
-    evaluator.evaluate()
-    evaluator.accumulate()
-    evaluator.summarize()
-    return evaluator.stats
 
 
 @pytest.fixture(scope='module')
@@ -156,7 +69,7 @@ def test_coco_metric_ap50_and_ap75_count_up_to_1000_detections(tmp_path):
         dets.append((img_id, np.array(xyxy), np.array(scores), np.zeros(len(xyxy), int)))
     path = str(tmp_path / 'gt.json')
     json.dump(dict(images=images, annotations=anns,
-                   categories=[dict(id=c, name=n) for c, n in zip(CAT_IDS, CLASSES)]),
+                   categories=[dict(id=c, name=n) for c, n in zip(CAT_IDS, METRIC_CLASSES)]),
               open(path, 'w'))
     ours = coco_metric(path, dets)
     mmdet_way = cocoeval_stats(path, dets, max_dets=[100, 300, 1000])

@@ -7,9 +7,7 @@ from mmengine.config import Config
 
 from mmdet_sdpt.datasets import ODinWDataset, odinw_suite
 from mmdet_sdpt.evaluation import odinw_ann_file
-from tests.evaluation.test_metric_agreement import (CAT_IDS, cocoeval_stats, data_samples,
-                                                    make_gt_and_dets)
-from tests.test_benchmark_configs import FEWSHOT_CFG
+from tests.helpers import CAT_IDS, FEWSHOT_CFG, cocoeval_stats, data_samples, make_gt_and_dets
 
 
 @pytest.mark.parametrize('suite', ['odinw13', 'odinw35'])

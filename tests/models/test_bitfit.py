@@ -1,11 +1,8 @@
 """BitFit on the tiny GLIP: exactly the bias terms train, and the parts knob counts."""
 import pytest
-import torch
 
-from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
 from mmdet_sdpt.models import BitFit
-from tests.models.conftest import (assert_same_state_and_outputs, backward_once,
-                                   trainable_names)
+from tests.helpers import backward_once, trainable_names
 
 BITFIT = dict(type='BitFit')
 PARTS = ('backbone', 'neck', 'bbox_head', 'language_model')
@@ -47,20 +44,6 @@ def test_only_biases_receive_gradients(bitfit):
     # every part's biases learn (one tensor alone may not: softmax ignores a key bias)
     for part in PARTS:
         assert sum(g.abs().sum() for n, g in grads.items() if n.startswith(part)) > 0, part
-
-
-def test_adapter_round_trip_is_exact(build_tuned, base_checkpoint, trained_adapter):
-    trained, path = trained_adapter(BITFIT)
-    assert set(torch.load(path, weights_only=False)['state_dict']) == trainable_names(trained)
-    fresh = build_tuned(BITFIT, seed=2, base_checkpoint=base_checkpoint)
-    load_adapter(fresh, path)
-    assert_same_state_and_outputs(trained, fresh)
-
-
-def test_adapter_for_other_parts_is_refused(head_only, trained_adapter):
-    _, path = trained_adapter(BITFIT)
-    with pytest.raises(AdapterMismatchError, match='another BitFit setting.*parts='):
-        load_adapter(head_only, path)
 
 
 def test_unknown_part_is_refused(plain_glip):

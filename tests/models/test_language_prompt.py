@@ -2,10 +2,8 @@
 import pytest
 import torch
 
-from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
-from tests.conftest import CLASSES, head_outputs, make_batch
-from tests.models.conftest import (assert_reproduces, assert_same_state_and_outputs,
-                                   backward_once, trainable_names)
+from tests.helpers import CLASSES, head_outputs, make_batch
+from tests.helpers import assert_reproduces, backward_once, trainable_names
 
 LPV2 = dict(type='LanguagePromptV2')
 OFFSET = 'language_model.prompt_v2.offset'
@@ -65,19 +63,3 @@ def test_only_the_offset_trains_and_receives_gradient(lpv2):
     assert set(grads) == {OFFSET} and grads[OFFSET].abs().sum() > 0
 
 
-def test_adapter_round_trip_is_exact(build_tuned, base_checkpoint, trained_adapter):
-    trained, path = trained_adapter(LPV2)
-    assert set(torch.load(path, weights_only=False)['state_dict']) == {OFFSET}
-    fresh = build_tuned(LPV2, seed=2, base_checkpoint=base_checkpoint)
-    load_adapter(fresh, path)
-    assert_same_state_and_outputs(trained, fresh)
-
-
-def test_adapter_for_another_max_tokens_is_refused(build_tuned, tiny_cfg, base_checkpoint,
-                                                   trained_adapter):
-    _, path = trained_adapter(LPV2)
-    shorter = build_tuned(LPV2, base_checkpoint=base_checkpoint,
-                          language_model=dict(tiny_cfg.model.language_model, max_tokens=128))
-    assert shorter.language_model.prompt_v2.offset.shape[0] == 128
-    with pytest.raises(AdapterMismatchError, match='another language_prompt_v2 setting.*max_tokens=256'):
-        load_adapter(shorter, path)

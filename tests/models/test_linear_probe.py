@@ -2,9 +2,7 @@
 import pytest
 import torch
 
-from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
-from tests.models.conftest import (assert_same_state_and_outputs, backward_once,
-                                   trainable_names)
+from tests.helpers import backward_once, trainable_names
 
 PROBE = dict(type='LinearProbe')
 # GLIP's whitelist in mmdet names, written out (not derived from the tuner under test)
@@ -39,23 +37,6 @@ def test_only_the_probe_receives_gradients(probe):
     grads = backward_once(probe)
     assert set(grads) == EXPECTED
     assert all(g.abs().sum() > 0 for g in grads.values())
-
-
-def test_adapter_round_trip_is_exact(build_tuned, base_checkpoint, trained_adapter):
-    trained, path = trained_adapter(PROBE)
-    assert set(torch.load(path, weights_only=False)['state_dict']) == EXPECTED
-    fresh = build_tuned(PROBE, seed=2, base_checkpoint=base_checkpoint)
-    assert not torch.equal(fresh.bbox_head.head.bias_lang, trained.bbox_head.head.bias_lang)
-    load_adapter(fresh, path)
-    assert_same_state_and_outputs(trained, fresh)
-
-
-def test_adapter_is_refused_by_another_tuner(plain_glip, trained_adapter):
-    _, path = trained_adapter(PROBE)
-    with pytest.raises(AdapterMismatchError,
-                       match=r'is a linear_prob checkpoint: .*a model of its own, not an '
-                             r'adapter for this SDPT model'):
-        load_adapter(plain_glip, path)
 
 
 def test_probe_starts_from_the_base_checkpoints_head(build_tuned, base_checkpoint):

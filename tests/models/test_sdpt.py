@@ -6,9 +6,9 @@ import torch
 from mmdet.models.utils.vlfuse_helper import BiMultiHeadAttention
 from torch import nn
 
-from mmdet_sdpt.models.sdpt import (SDPT, UnifiedPrototypeTokens, inverse_projection,
+from mmdet_sdpt.models.sdpt import (SDPT, UnifiedPrototypeTokens,
                                     prompt_modules, round_trip_error)
-from tests.conftest import head_outputs, make_batch, total_loss
+from tests.helpers import head_outputs, make_batch, total_loss
 
 
 def _attentions(model):

@@ -4,7 +4,7 @@ import torch
 from mmdet.models.utils.vlfuse_helper import BiMultiHeadAttention
 
 from mmdet_sdpt.models.sdpt import IndependentDualPrompts, prompt_modules
-from tests.conftest import head_outputs, make_batch, total_loss
+from tests.helpers import head_outputs, make_batch, total_loss
 
 
 def _lengths(model):

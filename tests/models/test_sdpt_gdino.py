@@ -6,7 +6,7 @@ from mmdet.models.utils.vlfuse_helper import BiMultiHeadAttention
 from mmdet_sdpt.adapter import (AdapterMismatchError, atomic_save, load_adapter,
                                 to_adapter_checkpoint)
 from mmdet_sdpt.models.sdpt import prompt_modules
-from tests.conftest import make_batch, total_loss
+from tests.helpers import make_batch, total_loss
 
 
 def _predict(model, inputs, samples):

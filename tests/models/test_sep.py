@@ -3,11 +3,9 @@ import pytest
 import torch
 from mmdet.models.utils.vlfuse_helper import BiMultiHeadAttention
 
-from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
 from mmdet_sdpt.models.sep import SEP, SelfEnhancedPrompts, pooled_tokens
-from tests.conftest import head_outputs, make_batch, total_loss
-from tests.models.conftest import (assert_reproduces, assert_same_state_and_outputs,
-                                   backward_once, trainable_names)
+from tests.helpers import head_outputs, make_batch, total_loss
+from tests.helpers import assert_reproduces, backward_once, trainable_names
 
 K = 4
 SEP_CFG = dict(type='SEP', num_tokens=K, num_selected=8, dim=32, heads=4)
@@ -143,22 +141,6 @@ def test_pooling_averages_valid_tokens_per_group():
     means, empty = pooled_tokens(tokens, None, 3)
     assert torch.equal(means[0], torch.tensor([[1.0, 2.0], [5.0, 6.0], [9.0, 10.0]]))
     assert not empty.any()
-
-
-def test_adapter_round_trip_is_exact(build_tuned, base_checkpoint, trained_adapter):
-    trained, path = trained_adapter(SEP_CFG)
-    assert set(torch.load(path, weights_only=False)['state_dict']) == trainable_names(trained)
-    fresh = build_tuned(SEP_CFG, seed=2, base_checkpoint=base_checkpoint)
-    load_adapter(fresh, path)
-    assert_same_state_and_outputs(trained, fresh)
-
-
-def test_adapter_with_other_knobs_is_refused(build_tuned, base_checkpoint, trained_adapter):
-    _, path = trained_adapter(SEP_CFG)
-    other = build_tuned(dict(SEP_CFG, num_selected=4), base_checkpoint=base_checkpoint)
-    with pytest.raises(AdapterMismatchError,
-                       match=r'num_selected=8 \(checkpoint\) vs num_selected=4 \(model\)'):
-        load_adapter(other, path)
 
 
 def test_runs_and_trains_on_grounding_dino(build_tiny_gdino):

@@ -5,11 +5,9 @@ import torch
 from mmdet.models.backbones.swin import SwinBlock
 from torch import nn
 
-from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
 from mmdet_sdpt.models.vpt import VPT, SwinPromptTokens, attach_prompts
-from tests.conftest import head_outputs, make_batch
-from tests.models.conftest import (assert_reproduces, assert_same_state_and_outputs,
-                                   backward_once, trainable_names)
+from tests.helpers import head_outputs, make_batch
+from tests.helpers import assert_reproduces, backward_once, trainable_names
 
 VPT_CFG = dict(type='VPT', num_tokens=4)
 BLOCKS = [f'backbone.stages.{i}.blocks.0' for i in range(4)]
@@ -145,23 +143,6 @@ def test_batch_of_two_padded_images_equals_each_alone(vpt):
         for i in range(2):
             alone = head_outputs(vpt, inputs[i:i + 1], samples[i:i + 1])
             assert _max_diff([t[i:i + 1] for t in both], alone) < 1e-4
-
-
-def test_adapter_round_trip_is_exact(build_tuned, base_checkpoint, trained_adapter):
-    trained, path = trained_adapter(VPT_CFG)
-    assert set(torch.load(path, weights_only=False)['state_dict']) == trainable_names(trained)
-    fresh = build_tuned(VPT_CFG, seed=2, base_checkpoint=base_checkpoint)
-    load_adapter(fresh, path)
-    assert_same_state_and_outputs(trained, fresh)
-
-
-def test_adapter_for_another_k_is_refused(build_tuned, base_checkpoint, trained_adapter):
-    _, path = trained_adapter(VPT_CFG)  # K = 4
-    k8 = build_tuned(dict(VPT_CFG, num_tokens=8), base_checkpoint=base_checkpoint)
-    with pytest.raises(AdapterMismatchError,
-                       match=r'another VPT setting.*num_tokens=4 \(checkpoint\) vs '
-                             r'num_tokens=8 \(model\)'):
-        load_adapter(k8, path)
 
 
 def test_bad_settings_and_detectors_without_swin_are_refused():

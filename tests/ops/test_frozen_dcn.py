@@ -7,7 +7,7 @@ from mmcv.ops import ModulatedDeformConv2d
 
 from mmdet_sdpt.ops import (InputGradOnlyModulatedDeformConv2d, modulated_deform_conv2d_torch,
                             use_input_grad_only_dcn)
-from tests.conftest import make_batch, total_loss
+from tests.helpers import make_batch, total_loss
 
 CASES = [dict(stride=1, padding=1, dilation=1), dict(stride=2, padding=1, dilation=1),
          dict(stride=1, padding=2, dilation=2), dict(stride=1, padding=0, dilation=1)]

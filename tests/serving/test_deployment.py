@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 
-from tests.conftest import ROOT, TINY_CONFIG
-from tests.serving.test_inferencer import TEXT, _images, _preds, _same, glip  # noqa: F401
+from tests.helpers import (ROOT, TEXT, TINY_CONFIG, assert_same_preds, preds_of,
+                           random_images)
 
 
 def _stock_glip(model_cfg):
@@ -40,9 +40,9 @@ def test_a_merged_checkpoint_needs_the_tuned_config(glip, tmp_path):  # noqa: F8
         capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     infer = TunedInferencer(copy.deepcopy(cfg), adapters=paths, device='cpu')
-    images = _images(2, seed=3)
-    tuned = _preds(infer(images, texts=TEXT, adapter='a', batch_size=2))
-    zero = _preds(infer(images, texts=TEXT, batch_size=2))
+    images = random_images(2, seed=3)
+    tuned = preds_of(infer(images, texts=TEXT, adapter='a', batch_size=2))
+    zero = preds_of(infer(images, texts=TEXT, batch_size=2))
     # the adapter moves the (random) model's scores: the checks below tell it from the base
     gap = max(np.abs(t[1] - z[1]).max() if len(t[1]) == len(z[1]) else np.inf
               for t, z in zip(tuned, zero))
@@ -51,10 +51,11 @@ def test_a_merged_checkpoint_needs_the_tuned_config(glip, tmp_path):  # noqa: F8
     alone = copy.deepcopy(cfg)
     alone.model.base_checkpoint = None
     stock_api = DetInferencer(model=alone, weights=merged, device='cpu', show_progress=False)
-    _same(_preds(stock_api(images, texts=TEXT, custom_entities=True, batch_size=2)), tuned,
-          atol=gap / 10)
+    assert_same_preds(
+        preds_of(stock_api(images, texts=TEXT, custom_entities=True, batch_size=2)), tuned,
+        atol=gap / 10)
     # a stock GLIP drops the prompts (unexpected keys, a warning): the base, zero-shot
     stock = _stock_glip(cfg.model)
     load_checkpoint(stock, merged, map_location='cpu', strict=False)
     infer.model = stock.eval()
-    _same(_preds(infer(images, texts=TEXT, batch_size=2)), zero, atol=gap / 10)
+    assert_same_preds(preds_of(infer(images, texts=TEXT, batch_size=2)), zero, atol=gap / 10)

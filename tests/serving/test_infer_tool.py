@@ -1,4 +1,5 @@
 """tools/infer.py: many adapters of one base from the command line, mmdet's outputs."""
+import pytest
 import json
 import os.path as osp
 import re
@@ -8,9 +9,8 @@ import sys
 import mmcv
 import numpy as np
 
-from tests.conftest import ROOT, TINY_CONFIG
-from tests.serving.test_inferencer import (LONG, LONG_CLASSES, TEXT, _images,  # noqa: F401
-                                           cut_by_bert, glip)
+from tests.helpers import (LONG, LONG_CLASSES, ROOT, TEXT, TINY_CONFIG, cut_by_bert,
+                           random_images)
 
 
 def _run(*args):
@@ -18,11 +18,12 @@ def _run(*args):
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
+@pytest.mark.slow
 def test_the_tool_writes_mmdets_outputs_per_adapter_and_the_comparison(glip, tmp_path):
     from mmdet_sdpt.inferencer import TunedInferencer
     cfg, paths = glip
     images = []
-    for i, img in enumerate(_images(2, seed=5)):
+    for i, img in enumerate(random_images(2, seed=5)):
         images.append(str(tmp_path / f'img{i}.png'))
         mmcv.imwrite(img, images[-1])
     out = tmp_path / 'out'
@@ -65,7 +66,7 @@ def test_the_tool_prints_the_class_names_past_the_token_cap(glip, tmp_path):  # 
     from mmdet_sdpt.inferencer import TunedInferencer
     cfg, paths = glip
     image = str(tmp_path / 'img.png')
-    mmcv.imwrite(_images(1, seed=5)[0], image)
+    mmcv.imwrite(random_images(1, seed=5)[0], image)
     out = tmp_path / 'out'
     res = subprocess.run(
         [sys.executable, '-W', 'ignore', osp.join(ROOT, 'tools', 'infer.py'), image,

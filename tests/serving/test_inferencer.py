@@ -6,141 +6,39 @@ import re
 import threading
 import warnings
 
-import numpy as np
 import pytest
 import torch
 
 from mmdet_sdpt.adapter import AdapterMismatchError
-from tests.engine.test_load_checks import _adapter
-
-TEXT = 'circle . square . triangle'
-# past BERT's cap: each 'thingNN' is 7 of the tiny BERT's tokens (its vocabulary spells
-# unknown words letter by letter), ' .' one more: ~400 tokens of which 256 are read
-LONG_CLASSES = ['circle', 'square', 'triangle'] + [f'thing{i}' for i in range(10, 60)]
-LONG = ' . '.join(LONG_CLASSES)
+from tests.helpers import (LONG, LONG_CLASSES, TEXT, assert_same_preds, cut_by_bert, preds_of,
+                           random_images)
 
 
-def _images(n, seed=0):
-    rng = np.random.default_rng(seed)
-    return [rng.integers(0, 255, size=(128, 128, 3), dtype=np.uint8) for _ in range(n)]
-
-
-@pytest.fixture(scope='module')
-def glip(tiny_cfg, base_checkpoint, tmp_path_factory):
-    """The tiny GLIP's config (SDPT) on its base and two adapters trained apart."""
-    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('adapters'),
-                       copy.deepcopy(tiny_cfg.model.tuner))
-
-
-@pytest.fixture(scope='module')
-def gdino(tiny_gdino_cfg, build_tiny_gdino, tmp_path_factory):
-    root = tmp_path_factory.mktemp('gdino')
-    base = build_tiny_gdino(seed=0)
-    path = str(root / 'base.pth')
-    torch.save({'state_dict': {k: v for k, v in base.state_dict().items()
-                               if not base.tuner.owns(k)}, 'meta': {}}, path)
-    cfg = copy.deepcopy(tiny_gdino_cfg)
-    cfg.model.base_checkpoint = path
-    paths = {name: _adapter(build_tiny_gdino(seed=seed, base_checkpoint=path),
-                            root / f'{name}.pth', scale=0.5)
-             for name, seed in (('a', 1), ('b', 2))}
-    return cfg, paths
-
-
-def _tuned_glip(tiny_cfg, base_checkpoint, root, tuner):
-    """The tiny GLIP with ``tuner`` on its base and two adapters trained apart."""
-    from tests.conftest import _builder
-    cfg = copy.deepcopy(tiny_cfg)
-    cfg.model.base_checkpoint = base_checkpoint
-    cfg.model.tuner = tuner
-    build = _builder(cfg.model)
-    paths = {name: _adapter(build(seed=seed), root / f'{name}.pth', scale=0.5)
-             for name, seed in (('a', 1), ('b', 2))}
-    return cfg, paths
-
-
-@pytest.fixture(scope='module')
-def glip_language_prompt(tiny_cfg, base_checkpoint, tmp_path_factory):
-    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('lp'),
-                       dict(type='LanguagePromptV2'))
-
-
-@pytest.fixture(scope='module')
-def glip_mudpt(tiny_cfg, base_checkpoint, tmp_path_factory):
-    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('mudpt'),
-                       dict(type='MuDPT', num_tokens=4))
-
-
-@pytest.fixture(scope='module')
-def glip_maple(tiny_cfg, base_checkpoint, tmp_path_factory):
-    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('maple'),
-                       dict(type='MaPLe', num_tokens=4))
-
-
-def cut_by_bert(tokenizer, cap, classes):
-    """The classes BERT does not read whole: those missing from the caption (mmdet's
-    'a. b. c') as the encoder keeps it (``cap`` tokens), decoded back to words."""
-    ids = tokenizer('. '.join(classes), max_length=cap, truncation=True).input_ids
-    words = set(re.findall(r'\w+', tokenizer.decode(ids)))
-    return [c for c in classes if c not in words]
-
-
-def _preds(out):
-    return [(np.asarray(p['bboxes']), np.asarray(p['scores']), np.asarray(p['labels']))
-            for p in out['predictions']]
-
-
-def _same(x, y, atol=1e-4):
-    for (bx, sx, lx), (by, sy, ly) in zip(x, y):
-        assert np.array_equal(lx, ly)
-        assert np.allclose(sx, sy, atol=atol) and np.allclose(bx, by, atol=1e-2)
-
-
-@pytest.fixture(scope='module')
-def glip_lora(tiny_cfg, base_checkpoint, tmp_path_factory):
-    """LoRA in every place it goes: fusion attention, Swin's windows, BERT."""
-    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('lora'),
-                       dict(type='LoRA', targets=['fusion', 'visual', 'text'], rank=4))
-
-
-@pytest.fixture(scope='module')
-def glip_vpt(tiny_cfg, base_checkpoint, tmp_path_factory):
-    """VPT-deep: prompts in every Swin block (shifted windows included)."""
-    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('vpt'),
-                       dict(type='VPT', num_tokens=4))
-
-
-@pytest.fixture(scope='module')
-def glip_sep(tiny_cfg, base_checkpoint, tmp_path_factory):
-    """SEP: prompts enhanced by each image's own tokens (image and text sources)."""
-    return _tuned_glip(tiny_cfg, base_checkpoint, tmp_path_factory.mktemp('sep'),
-                       dict(type='SEP', num_tokens=4, sources=['image', 'text']))
-
-
-@pytest.mark.parametrize('setting', ['glip', 'gdino', 'glip_language_prompt', 'glip_mudpt',
-                                     'glip_maple', 'glip_lora', 'glip_vpt', 'glip_sep'])
-def test_a_mixed_batch_equals_each_image_alone_with_its_adapter(setting, request):
+@pytest.mark.parametrize('setting', ['glip', 'gdino', 'language_prompt', 'mudpt', 'maple',
+                                     'lora', 'vpt', 'sep', 'new_tuner'])
+def test_a_mixed_batch_equals_each_image_alone_with_its_adapter(setting, served):
     from mmdet.apis import DetInferencer
 
     from mmdet_sdpt.inferencer import TunedInferencer
-    cfg, paths = request.getfixturevalue(setting)
+    cfg, paths = served(setting)
     infer = TunedInferencer(copy.deepcopy(cfg), adapters=paths, device='cpu')
     base = {k: v.clone() for k, v in infer.model.state_dict().items()}
-    images, names = _images(4), ['a', 'b', None, 'a']
-    mixed = _preds(infer(images, texts=TEXT, adapter=names, batch_size=4))
-    alone = [_preds(infer([img], texts=TEXT, adapter=name))[0]
+    images, names = random_images(4), ['a', 'b', None, 'a']
+    mixed = preds_of(infer(images, texts=TEXT, adapter=names, batch_size=4))
+    alone = [preds_of(infer([img], texts=TEXT, adapter=name))[0]
              for img, name in zip(images, names)]
-    _same(mixed, alone)
+    assert_same_preds(mixed, alone)
     # each adapter as mmdet serves it: loaded into a model of its own
     for name in ('a', 'b'):
         stock = DetInferencer(model=copy.deepcopy(cfg), weights=paths[name], device='cpu',
                               show_progress=False)
-        _same(_preds(infer(images[:2], texts=TEXT, adapter=name, batch_size=2)),
-              _preds(stock(images[:2], texts=TEXT, custom_entities=True, batch_size=2)))
+        assert_same_preds(
+            preds_of(infer(images[:2], texts=TEXT, adapter=name, batch_size=2)),
+            preds_of(stock(images[:2], texts=TEXT, custom_entities=True, batch_size=2)))
     zero_cfg = copy.deepcopy(cfg)
     zero_cfg.model.zero_shot = True
     zero = DetInferencer(model=zero_cfg, device='cpu', show_progress=False)
-    _same([mixed[2]], _preds(zero([images[2]], texts=TEXT, custom_entities=True)))
+    assert_same_preds([mixed[2]], preds_of(zero([images[2]], texts=TEXT, custom_entities=True)))
     # the adapters act, each its own way: the first fusion attention's output differs
     # between a, b and the base on the same image
     from mmdet_sdpt.models.sdpt import fusion_attentions
@@ -167,16 +65,16 @@ def test_adapters_are_checked_when_loaded_and_names_when_chosen(glip, tiny_cfg, 
         TunedInferencer(other, adapters={'a': paths['a']}, device='cpu')
     infer = TunedInferencer(copy.deepcopy(cfg), adapters={'a': paths['a']}, device='cpu')
     with pytest.raises(KeyError, match=r"no adapter \['c'\] is loaded; loaded: \['a'\]"):
-        infer(_images(1), texts=TEXT, adapter='c')
+        infer(random_images(1), texts=TEXT, adapter='c')
     with pytest.raises(ValueError, match='2 images, 3 adapter names'):
-        infer(_images(2), texts=TEXT, adapter=['a', 'a', 'a'])
+        infer(random_images(2), texts=TEXT, adapter=['a', 'a', 'a'])
     with pytest.raises(KeyError, match='already loaded'):
         infer.add_adapter('a', paths['b'])
     infer.add_adapter('b', paths['b'])
     assert infer.adapters == ['a', 'b']
 
 
-def test_tuners_that_rewrite_the_base_are_refused(tiny_cfg, base_checkpoint):
+def test_tuners_that_rewrite_the_base_are_refused(tiny_cfg, base_checkpoint, monkeypatch):
     from mmdet_sdpt.serving import NotServableError
     from mmdet_sdpt.inferencer import TunedInferencer
     cfg = copy.deepcopy(tiny_cfg)
@@ -184,26 +82,28 @@ def test_tuners_that_rewrite_the_base_are_refused(tiny_cfg, base_checkpoint):
     cfg.model.tuner = dict(type='LinearProbe')
     with pytest.raises(NotServableError, match='tunes base tensors'):
         TunedInferencer(cfg, device='cpu')
-    # a tuner of one's own (projects/new_tuner) that keeps no bank: refused, with the reason
-    import projects.new_tuner.prefix_tokens  # noqa: F401  (registers TextPrefixTokens)
+    # a tuner module that keeps nothing per adapter (projects/new_tuner's, its bank_names
+    # taken away): refused, with the reason
+    from projects.new_tuner.prefix_tokens import PrefixTokens
+    monkeypatch.setattr(PrefixTokens, 'bank_names', None)
     cfg.model.tuner = dict(type='TextPrefixTokens', num_tokens=4)
     with pytest.raises(NotServableError, match='effect is not kept per adapter'):
         TunedInferencer(cfg, device='cpu')
 
 
-@pytest.mark.parametrize('setting', ['glip', 'glip_vpt'])  # VPT: hook state per thread
-def test_threads_choose_their_adapters_independently(setting, request):
+@pytest.mark.parametrize('setting', ['glip', 'vpt'])  # VPT: hook state per thread
+def test_threads_choose_their_adapters_independently(setting, served):
     from mmdet_sdpt.inferencer import TunedInferencer
-    cfg, paths = request.getfixturevalue(setting)
+    cfg, paths = served(setting)
     infer = TunedInferencer(copy.deepcopy(cfg), adapters=paths, device='cpu')
-    image = _images(1, seed=3)
-    expected = {n: _preds(infer(image, texts=TEXT, adapter=n)) for n in ('a', 'b', None)}
+    image = random_images(1, seed=3)
+    expected = {n: preds_of(infer(image, texts=TEXT, adapter=n)) for n in ('a', 'b', None)}
     got, errors = {}, []
 
     def serve(name):
         try:
             for _ in range(3):
-                got.setdefault(name, []).append(_preds(infer(image, texts=TEXT, adapter=name)))
+                got.setdefault(name, []).append(preds_of(infer(image, texts=TEXT, adapter=name)))
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -215,7 +115,7 @@ def test_threads_choose_their_adapters_independently(setting, request):
     assert not errors
     for name, outs in got.items():
         for out in outs:
-            _same(out, expected[name])
+            assert_same_preds(out, expected[name])
 
 
 def test_the_served_tokenizer_is_safe_to_call_from_threads(glip):
@@ -252,22 +152,22 @@ def test_the_served_tokenizer_is_safe_to_call_from_threads(glip):
 
 @pytest.mark.parametrize('setting', ['glip', 'gdino'])
 def test_class_names_past_the_token_cap_are_named_in_a_warning_once_per_prompt(setting,
-                                                                               request):
+                                                                               served):
     """BERT reads ``language_model.max_tokens`` tokens and drops the rest: the classes
     dropped are never detected. A call warns once per prompt, naming exactly those."""
     from mmdet_sdpt.inferencer import TunedInferencer
     from mmdet_sdpt.input_checks import PromptTooLongWarning
-    cfg, paths = request.getfixturevalue(setting)
+    cfg, paths = served(setting)
     infer = TunedInferencer(copy.deepcopy(cfg), adapters=paths, device='cpu')
     lm = infer.model.language_model
     cut = cut_by_bert(lm.tokenizer, lm.max_tokens, LONG_CLASSES)
     assert 0 < len(cut) < len(LONG_CLASSES) - 3 and 'triangle' not in cut
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter('always')
-        infer(_images(1), texts=TEXT, adapter='a')
+        infer(random_images(1), texts=TEXT, adapter='a')
         assert not [w for w in seen if w.category is PromptTooLongWarning]
-        infer(_images(2), texts=LONG, adapter=['a', None], batch_size=2)
-        infer(_images(1), texts=LONG, adapter='b')  # the same prompt: no second warning
+        infer(random_images(2), texts=LONG, adapter=['a', None], batch_size=2)
+        infer(random_images(1), texts=LONG, adapter='b')  # the same prompt: no second warning
     long = [str(w.message) for w in seen if w.category is PromptTooLongWarning]
     assert len(long) == 1, long
     assert f'{len(cut)} of the {len(LONG_CLASSES)} class names' in long[0]

@@ -18,9 +18,8 @@ import mmcv
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, TINY_CONFIG
-from tests.serving.test_inferencer import (LONG, LONG_CLASSES, TEXT, _images,  # noqa: F401
-                                           cut_by_bert, glip)
+from tests.helpers import (LONG, LONG_CLASSES, ROOT, TEXT, TINY_CONFIG, cut_by_bert,
+                           random_images)
 
 sys.path.insert(0, osp.join(ROOT, 'tools'))
 
@@ -37,7 +36,7 @@ def page(glip, tmp_path_factory):  # noqa: F811
     from mmdet_sdpt.webui import AdapterPage
     cfg, paths = glip
     image = str(tmp_path_factory.mktemp('webui') / 'example.png')
-    mmcv.imwrite(_images(1, seed=7)[0], image)
+    mmcv.imwrite(random_images(1, seed=7)[0], image)
     inferencer = TunedInferencer(copy.deepcopy(cfg), adapters=paths, device='cpu')
     return AdapterPage(inferencer, texts=TEXT, examples=[image], score_thr=0.0), image
 
@@ -306,6 +305,7 @@ def test_the_launcher_names_the_missing_demo_adapter(tmp_path):
     assert res.returncode != 0 and 'run `make demo` first' in res.stderr
 
 
+@pytest.mark.slow
 def test_a_headless_browser_sees_boxes_on_the_page(glip, page, tmp_path):  # noqa: F811
     import webui_screenshot
     if webui_screenshot.find_browser() is None:

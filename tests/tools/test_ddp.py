@@ -26,8 +26,9 @@ from mmdet.registry import HOOKS
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
-from tests.conftest import ROOT, TINY_CONFIG
+from tests.helpers import ROOT, TINY_CONFIG
 
+pytestmark = pytest.mark.slow  # each test trains twice (2-process DDP and 1 process)
 ITERS = 3
 # Tolerances, from what was measured (2 CPU cores, OMP_NUM_THREADS=1, 3 steps) and why:
 # - SGD (lr 10): max |diff| 1.2e-07 (6.0e-08 with lr 1), one or two float32 ulps of

@@ -10,7 +10,7 @@ from collections import defaultdict
 import pytest
 
 from mmdet_sdpt.datasets import make_shapes_dataset
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 TOOL = osp.join(ROOT, 'tools', 'fewshot_sample.py')
 SHOTS, SEEDS = (1, 3, 5), (3, 30, 300)

@@ -25,7 +25,7 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 TOOL = osp.join(ROOT, 'tools', 'model_converters', 'glip_to_mmdet.py')
 DROPPED_BY_MMDET = ('module.rpn.anchor_generator.cell_anchors.0',

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SCRIPT = osp.join(ROOT, 'tools', 'odinw_suite.sh')
 CONFIG = osp.join(ROOT, 'configs', 'sdpt', 'glip_t_odinw.py')

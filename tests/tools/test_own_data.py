@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, write_folder_suite
+from tests.helpers import ROOT, write_folder_suite
 
 TOOL = osp.join(ROOT, 'tools', 'fewshot_protocol.py')
 COLLECT = osp.join(ROOT, 'tools', 'collect_results.py')
@@ -32,6 +32,7 @@ def run(args, timeout=300, **extra):
                           capture_output=True, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_an_unknown_suite_and_bad_data_are_named_before_anything_runs(tmp_path):
     out = run([TOOL, SDPT, '--suite', 'kitchen', '--dry-run'])
     assert out.returncode == 2
@@ -54,6 +55,7 @@ def test_an_unknown_suite_and_bad_data_are_named_before_anything_runs(tmp_path):
     assert 'todo  tiny-glip sdpt / Kitchen / 1-shot, seed 3' in dry.stdout
 
 
+@pytest.mark.slow
 def test_a_suite_registered_in_a_module_is_found_through_import(tmp_path):
     root = write_folder_suite(tmp_path / 'mine', MINE)
     (tmp_path / 'my_suites.py').write_text(
@@ -73,6 +75,7 @@ def test_a_suite_registered_in_a_module_is_found_through_import(tmp_path):
     assert 'unknown suite' in collect.stderr  # not imported: named, with the ways out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not osp.isfile(osp.join(ROOT, 'assets', 'shapeworld',
                                             'tiny-glip_shapeworld_base.pth')),
                     reason='the committed ShapeWorld base is missing')
@@ -109,12 +112,13 @@ def coco_layout(root):
     return kitchen + '/'
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('detector', ['glip', 'gdino'])
 def test_the_readmes_own_dataset_config_trains_and_tests_as_written(tmp_path, detector):
-    """The README's block, copied as a user would (paths filled in), on a dataset the test
-    writes: trains on the committed tiny base and its best-on-valid adapter tests."""
-    readme = open(osp.join(ROOT, 'README.md')).read()
-    block = readme.split('<!-- own-data:begin -->')[1].split('<!-- own-data:end -->')[0]
+    """docs/own_data.md's block, copied as a user would (paths filled in), on a dataset the
+    test writes: trains on the committed tiny base and its best-on-valid adapter tests."""
+    page = open(osp.join(ROOT, 'docs', 'own_data.md')).read()
+    block = page.split('<!-- own-data:begin -->')[1].split('<!-- own-data:end -->')[0]
     config = block.split('```python\n')[1].split('```')[0]
     data = coco_layout(tmp_path / 'data')
     config = config.replace('path/to/mmdet-sdpt', ROOT).replace('data/kitchen/', data)

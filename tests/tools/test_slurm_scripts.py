@@ -3,7 +3,7 @@ import os
 import stat
 import subprocess
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def _srun_line(tmp_path, script, *args):

@@ -7,13 +7,7 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import ROOT, TINY_CONFIG
-
-
-def run_tool(tool, *args):
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
-    return subprocess.run([sys.executable, os.path.join(ROOT, 'tools', tool), *args],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+from tests.helpers import ROOT, TINY_CONFIG, run_tool
 
 
 @pytest.fixture(scope='module')
@@ -26,6 +20,7 @@ def trained(tiny_env, base_checkpoint, tmp_path_factory):
     return work_dir, out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_train_logs_the_trainable_table_and_saves_adapter_only(trained):
     work_dir, log = trained
     assert 'Trainable parameters of SDPT' in log and '| tuner' in log
@@ -47,6 +42,7 @@ def test_test_tool_evaluates_the_adapter_with_coco_metric(trained, base_checkpoi
     assert results and 0.0 <= results[0]['coco/bbox_mAP'] <= 1.0
 
 
+@pytest.mark.slow
 def test_resume_continues_from_the_adapter_checkpoint(trained, base_checkpoint):
     work_dir, _ = trained
     out = run_tool('train.py', TINY_CONFIG, '--work-dir', work_dir, '--resume',
@@ -109,9 +105,10 @@ def test_merge_refuses_an_adapter_of_another_tuner(trained, base_checkpoint, tmp
     assert 'num_tokens=4' in res.stderr and not os.path.exists(out)
 
 
+@pytest.mark.slow
 def test_grounding_dino_trains_and_tests_end_to_end(tiny_env, gdino_base_checkpoint,
                                                     tmp_path):
-    from tests.conftest import TINY_GDINO_CONFIG
+    from tests.helpers import TINY_GDINO_CONFIG
     base = f'model.base_checkpoint={gdino_base_checkpoint}'
     out = run_tool('train.py', TINY_GDINO_CONFIG, '--work-dir', str(tmp_path), '--cfg-options',
                    base, 'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
@@ -144,6 +141,7 @@ def _maps(log):
             if 'coco/bbox_mAP:' in line]
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_gives_bit_identical_prompts_and_ap(tiny_env, base_checkpoint,
                                                                tmp_path):
     import signal

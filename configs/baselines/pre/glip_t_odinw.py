@@ -1,7 +1,8 @@
 # PRE (Pham et al., 2023, prompt learning with a reparameterization encoder) as text-side
 # prompts of the fusion layers: embeddings E (K x l_dim) per fusion layer, the prompt
 # T = E + up(gelu(down(E))) (residual bottleneck MLP, hidden 64; the paper uses a BiLSTM with a
-# residual) appended to the text stream of the fusion attention (mmdet_sdpt/models/pre.py).
+# residual) appended to the text stream of the fusion attention
+# (mmdet_sdpt/models/reparameterized_prompts.py).
 # Trainable on GLIP-T (K = 8, 6 layers, l_dim 768): 6 x (8 x 768 + 768 x 64 + 64 + 64 x 768
 # + 768) = 6 x 105,280 = 631,680 (0.273% of 231,759,662). Folded after training
 # (tools/fold_pre.py) it is 6 x 8 x 768 = 36,864 plain text prompts (0.016%).

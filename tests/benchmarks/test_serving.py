@@ -1,14 +1,16 @@
 """benchmarks/serving.py end to end on the tiny GLIP (subprocesses, CPU)."""
+import pytest
 import json
 import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SCRIPT = os.path.join(ROOT, 'benchmarks', 'serving.py')
 
 
+@pytest.mark.slow
 def test_many_adapters_are_measured_against_merged_models(tiny_env, tmp_path):
     out = str(tmp_path / 'serving.json')
     res = subprocess.run(

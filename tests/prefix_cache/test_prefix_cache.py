@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from mmdet_sdpt.adapter import load_checks_off
-from mmdet_sdpt.models.prefix_cache import (PrefixCacheError, attach_prefix_cache,
+from mmdet_sdpt.prefix_cache import (PrefixCacheError, attach_prefix_cache,
                                             sample_key)
-from tests.conftest import ROOT, make_batch, total_loss
+from tests.helpers import ROOT, make_batch, total_loss
 
 LAST = dict(num_tokens=4, layers=[-1])  # SDPT in the last fusion layer
 ALL = dict(num_tokens=4, layers='all')
@@ -60,7 +60,7 @@ def glip_last(build_tiny):
 @pytest.mark.parametrize('tuner, cut', [(LAST, 3), (ALL, 0)])
 def test_glip_cut_is_the_first_tuned_tower_block(build_tiny, tuner, cut):
     _, cached = _pair(build_tiny, tuner)
-    assert cached.prefix_cache.site.cut == cut
+    assert cached.prefix_cache.family.cut == cut
 
 
 @pytest.mark.parametrize('tuner', [LAST, ALL], ids=['last', 'all'])
@@ -206,7 +206,7 @@ def test_a_deep_copy_gets_an_empty_cache_of_its_own(glip_last):
     _predict(cached, inputs, samples)
     twin = copy.deepcopy(cached)
     assert twin.prefix_cache is not cached.prefix_cache
-    assert twin.prefix_cache.site.detector is twin and len(twin.prefix_cache.store) == 0
+    assert twin.prefix_cache.family.detector is twin and len(twin.prefix_cache.store) == 0
     for x, y in zip(_predict(twin, inputs, samples), _predict(plain, inputs, samples)):
         assert torch.equal(x, y)
     assert twin.prefix_cache.stats()['misses'] == 2
@@ -214,12 +214,16 @@ def test_a_deep_copy_gets_an_empty_cache_of_its_own(glip_last):
 
 @pytest.mark.parametrize('tuner', [
     dict(type='FullFineTuning'), dict(type='BitFit'), dict(type='LoRA', targets=['visual']),
-    dict(type='LoRA', targets=['text']), dict(type='VPT'), dict(type='LanguagePromptV2')
-], ids=['full', 'bitfit', 'lora-visual', 'lora-text', 'vpt', 'language_prompt_v2'])
+    dict(type='LoRA', targets=['text']), dict(type='VPT'), dict(type='LanguagePromptV2'),
+    dict(type='TextPrefixTokens', num_tokens=4)
+], ids=['full', 'bitfit', 'lora-visual', 'lora-text', 'vpt', 'language_prompt_v2',
+        'new_tuner'])
 def test_tuners_training_the_prefix_are_refused(build_tuned, tuner):
+    import projects.new_tuner.prefix_tokens  # noqa: F401  registers TextPrefixTokens
     model = build_tuned(tuner)
-    with pytest.raises(PrefixCacheError, match='prefix_cache'):
+    with pytest.raises(PrefixCacheError, match='prefix_cache') as refused:
         attach_prefix_cache(model)
+    assert model.tuner.method in str(refused.value)
 
 
 @pytest.mark.parametrize('tuner, cut', [(dict(type='LoRA', targets=['fusion']), 0),
@@ -227,7 +231,7 @@ def test_tuners_training_the_prefix_are_refused(build_tuned, tuner):
                          ids=['lora-fusion', 'linear_probe'])
 def test_tuners_after_the_prefix_are_served(build_tuned, tuner, cut):
     model = build_tuned(tuner)
-    assert attach_prefix_cache(model).site.cut == cut
+    assert attach_prefix_cache(model).family.cut == cut
 
 
 def test_linear_probe_cached_step_equals_uncached(build_tuned):
@@ -253,7 +257,7 @@ def test_a_prefix_module_in_training_mode_is_refused(glip_last):
 @pytest.mark.parametrize('tuner, cut', [(LAST, 1), (ALL, 0)], ids=['last', 'all'])
 def test_gdino_cached_steps_equal_uncached_bit_for_bit(build_tiny_gdino, tuner, cut):
     plain, cached = _pair(build_tiny_gdino, tuner)
-    assert cached.prefix_cache.site.cut == cut
+    assert cached.prefix_cache.family.cut == cut
     inputs, samples = make_batch(shapes=[(128, 128), (96, 112)])  # a padding mask
     reference = _step(plain, inputs, samples)
     _assert_same_step(_step(cached, inputs, samples), reference)

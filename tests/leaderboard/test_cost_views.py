@@ -1,12 +1,12 @@
-"""The results' cost and anytime views (mmdet_sdpt/evaluation/cost_views.py) and the Pareto
+"""The results' cost and anytime views (mmdet_sdpt/leaderboard/cost_views.py) and the Pareto
 view (tradeoff.py) on fabricated runs, and tools/collect_results.py writing them."""
 import json
 import os.path as osp
 
 import pytest
 
-from mmdet_sdpt.evaluation import cost_views, find_runs, leaderboard, tradeoff
-from tests.tools.test_collect_results import write_protocol_run
+from mmdet_sdpt.leaderboard import cost_views, find_runs, leaderboard, tradeoff
+from tests.helpers import write_protocol_run
 
 
 def write_cost(work_dir, curve, epochs, max_epochs=60, stopped=True):
@@ -76,7 +76,7 @@ def test_pareto_front_and_best_under_a_floor(runs):
 def test_collect_results_writes_the_views(runs, tmp_path):
     import importlib.util
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
     spec = importlib.util.spec_from_file_location(
         'collect_results', osp.join(ROOT, 'tools', 'collect_results.py'))
     tool = importlib.util.module_from_spec(spec)

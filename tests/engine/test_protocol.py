@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from mmdet_sdpt.engine import protocol
-from tests.conftest import ROOT
+from mmdet_sdpt import protocol
+from mmdet_sdpt.leaderboard import newest_result
+from tests.helpers import ROOT
 
 SW_GLIP = osp.join(ROOT, 'configs', 'sdpt', 'tiny-glip_shapeworld.py')
 SW_FULL = osp.join(ROOT, 'configs', 'baselines', 'full', 'tiny-glip_shapeworld.py')
@@ -112,7 +113,7 @@ def test_one_protocol_per_work_root_and_a_rerun_stops_leftovers(tmp_path):
     other = _sleeper(dict(os.environ, **{protocol.PROTOCOL_ENV: str(tmp_path / 'other')}))
     try:
         deadline = time.time() + 20
-        while leftover.pid not in protocol._processes_marked(root):
+        while leftover.pid not in protocol.pool._processes_marked(root):
             assert time.time() < deadline
             time.sleep(0.1)
         lines = []
@@ -133,7 +134,7 @@ def test_one_protocol_per_work_root_and_a_rerun_stops_leftovers(tmp_path):
 
 def test_a_process_that_dies_with_its_parent(tmp_path):
     child = ('import os, sys, time\n'
-             'from mmdet_sdpt.engine.protocol import die_with_parent\n'
+             'from mmdet_sdpt.protocol import die_with_parent\n'
              'die_with_parent(int(sys.argv[1]))\n'
              'print(os.getpid(), flush=True)\n'
              'time.sleep(120)\n')
@@ -196,6 +197,7 @@ def _tool(work_root, env, *extra):
             '--cfg-options', *_scaled_schedule()]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not osp.isfile(osp.join(ROOT, 'assets', 'shapeworld',
                                             'tiny-glip_shapeworld_base.pth')),
                     reason='the committed ShapeWorld base is missing')
@@ -250,7 +252,7 @@ def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
     assert 'trained by the sweep' in log and 'learning rate of tiny-glip sdpt: ' in log
     for dataset in ('Synonyms', 'OneClass'):
         run = osp.join(work_root, 'tiny-glip', 'sdpt', dataset, 'shot1_seed3')
-        assert protocol.test_result(run) and protocol.test_result(osp.join(run, 'retention'))
+        assert newest_result(run) and newest_result(osp.join(run, 'retention'))
         assert any(f.startswith('best_coco_bbox_mAP_epoch_') for f in os.listdir(run))
         cost = json.load(open(osp.join(run, 'cost.json')))
         # stopped early after epoch 3 of 4; trained at the chosen rate, cut by the plateau
@@ -258,8 +260,8 @@ def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
         rates = [v['lr'] for v in cost['validations']]
         assert rates[0] == pytest.approx(picked['lr']) and rates[2] < rates[1] == rates[0]
         # the retention test is the same model on the base-domain split, kept apart
-        target = json.load(open(protocol.test_result(run)))
-        kept = json.load(open(protocol.test_result(osp.join(run, 'retention'))))
+        target = json.load(open(newest_result(run)))
+        kept = json.load(open(newest_result(osp.join(run, 'retention'))))
         assert target['coco/bbox_mAP'] != kept['coco/bbox_mAP'] or target != kept
     # the repeated split: an epoch of the 1-shot run is its images x 8 copies / batch 2
     assert cost['iterations'] % cost['epochs'] == 0 and cost['iterations'] // 3 >= 8 // 2
@@ -309,7 +311,7 @@ def test_a_stopped_protocol_with_runs_still_queued_exits_at_once(tmp_path):
     script.write_text(
         'import multiprocessing as mp, sys\n'
         f'sys.path.insert(0, {ROOT!r})\n'
-        'from mmdet_sdpt.engine.protocol import task_queue\n'
+        'from mmdet_sdpt.protocol import task_queue\n'
         "queue = task_queue(mp.get_context('spawn'), [b'x' * 4096] * 200)\n"
         'sys.exit(143)\n')
     start = time.time()

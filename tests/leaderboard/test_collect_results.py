@@ -10,7 +10,8 @@ import statistics
 import pytest
 
 from mmdet_sdpt.datasets import odinw_suite
-from tests.conftest import ROOT
+from tests.helpers import ROOT
+from tests.helpers import write_protocol_run, write_test_result
 
 TOOL = osp.join(ROOT, 'tools', 'collect_results.py')
 SEEDS = (3, 30, 300)
@@ -25,14 +26,6 @@ def load_tool():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def write_test_result(work_dir, metrics, stamp='20240101_120000'):
-    """What tools/test.py leaves in a work dir: <ts>/<ts>.json (+ the log beside it)."""
-    os.makedirs(osp.join(work_dir, stamp, 'vis_data'), exist_ok=True)
-    with open(osp.join(work_dir, stamp, stamp + '.json'), 'w') as f:
-        json.dump(dict(metrics, data_time=0.01, time=0.2), f)
-    open(osp.join(work_dir, stamp, stamp + '.log'), 'w').close()
 
 
 def write_train_only(work_dir, stamp='20231231_100000'):
@@ -139,7 +132,7 @@ def test_dataset_shot_seed_from_the_dumped_config(tmp_path):
     with open(osp.join(work_dir, 'glip_t_odinw_fewshot.py'), 'w') as f:
         f.write("odinw_dataset = 'Raccoons'\nodinw_suite = 'odinw35'\nodinw_shot = 5\n"
                 "odinw_seed = 30\nmodel = dict(type='TunedDetector')\n")
-    from mmdet_sdpt.evaluation import read_run
+    from mmdet_sdpt.leaderboard import read_run
     run = read_run(work_dir)
     assert (run.dataset, run.shot, run.seed, run.suite) == ('Raccoons', 5, 30, 'odinw35')
     out = str(tmp_path / 'r')
@@ -176,7 +169,7 @@ def test_reads_the_config_the_fewshot_config_dumps(tmp_path, monkeypatch):
     """What mmengine dumps of configs/sdpt/glip_t_odinw_fewshot.py names the run."""
     from mmengine.config import Config
 
-    from mmdet_sdpt.evaluation import read_run
+    from mmdet_sdpt.leaderboard import read_run
     monkeypatch.setenv('ODINW_DATASET', 'Raccoons')
     monkeypatch.setenv('ODINW_SUITE', 'odinw35')
     monkeypatch.setenv('ODINW_SHOT', '10')
@@ -187,21 +180,6 @@ def test_reads_the_config_the_fewshot_config_dumps(tmp_path, monkeypatch):
     cfg.dump(osp.join(work_dir, 'glip_t_odinw_fewshot.py'))
     run = read_run(work_dir)
     assert (run.dataset, run.shot, run.seed, run.suite) == ('Raccoons', 10, 300, 'odinw35')
-
-
-def write_protocol_run(root, detector, method, dataset, shot, seed, ap, base_ap):
-    """A run as tools/fewshot_protocol.py leaves it: the dumped config names it, the
-    retention test lies in <work_dir>/retention."""
-    leaf = 'zero-shot' if method == 'zero-shot' else (
-        f'full_seed{seed}' if shot == 0 else f'shot{shot}_seed{seed}')
-    work_dir = osp.join(root, detector, method, dataset, leaf)
-    write_test_result(work_dir, {'coco/bbox_mAP': ap})
-    write_test_result(osp.join(work_dir, 'retention'), {'coco/bbox_mAP': base_ap})
-    with open(osp.join(work_dir, 'cfg.py'), 'w') as f:
-        f.write(f"odinw_dataset = '{dataset}'\nodinw_suite = 'shapeworld'\n"
-                f"odinw_shot = {shot}\nodinw_seed = {seed}\n"
-                f"detector = '{detector}'\nmethod = '{method}'\n")
-    return work_dir
 
 
 def test_leaderboard_keys_methods_and_reports_retention(tmp_path, capsys):
@@ -248,8 +226,8 @@ def test_leaderboard_keys_methods_and_reports_retention(tmp_path, capsys):
 def test_paired_differences_over_datasets_and_seeds(tmp_path):
     from scipy import stats
 
-    from mmdet_sdpt.evaluation import find_runs
-    from mmdet_sdpt.evaluation.results import paired_difference
+    from mmdet_sdpt.leaderboard import find_runs
+    from mmdet_sdpt.leaderboard import paired_difference
     root = str(tmp_path / 'p')
     a = {('D1', 3): .50, ('D1', 30): .42, ('D2', 3): .61, ('D2', 30): .55, ('D3', 3): .30,
          ('D3', 30): .33}
@@ -276,23 +254,23 @@ def test_paired_differences_over_datasets_and_seeds(tmp_path):
 
 
 def test_a_leaderboard_without_retention_says_why_and_draws_one_panel(tmp_path, monkeypatch):
-    from mmdet_sdpt.evaluation import find_runs, leaderboard, results
+    from mmdet_sdpt.leaderboard import find_runs, leaderboard, plots, report
     root = str(tmp_path / 'protocol')
     for d in ('Synonyms', 'Thermal'):
         for method, ap in (('zero-shot', 0.1), ('sdpt', 0.5), ('full', 0.6)):
             work_dir = write_protocol_run(root, 'tiny-glip', method, d, 3, 3, ap, 0.5)
             shutil.rmtree(osp.join(work_dir, 'retention'))  # run with --no-retention
     boards = leaderboard(find_runs([root]), 'coco/bbox_mAP', 'shapeworld')
-    md = results.board_markdown(boards, 'coco/bbox_mAP')
+    md = report.board_markdown(boards, 'coco/bbox_mAP')
     assert 'base AP kept (%)' not in md and 'harmonic mean' not in md
     assert 'no run has a retention test' in md  # shapeworld has a retention split
     figures = []
-    monkeypatch.setattr(results, 'save_figure', lambda fig, path, **k: figures.append(fig))
-    results.plot_boards(boards, 'coco/bbox_mAP', str(tmp_path / 'x.png'))
+    monkeypatch.setattr(plots, 'save_figure', lambda fig, path, **k: figures.append(fig))
+    plots.plot_boards(boards, 'coco/bbox_mAP', str(tmp_path / 'x.png'))
     assert len(figures[0].axes) == 1  # no empty retention panel
     kept = str(tmp_path / 'kept')
     for method, ap in (('zero-shot', 0.1), ('sdpt', 0.5)):
         write_protocol_run(kept, 'tiny-glip', method, 'Synonyms', 3, 3, ap, 0.5)
-    results.plot_boards(leaderboard(find_runs([kept]), 'coco/bbox_mAP', 'shapeworld'),
+    plots.plot_boards(leaderboard(find_runs([kept]), 'coco/bbox_mAP', 'shapeworld'),
                         'coco/bbox_mAP', str(tmp_path / 'y.png'))
     assert len(figures[1].axes) == 2

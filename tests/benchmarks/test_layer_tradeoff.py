@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SCRIPT = os.path.join(ROOT, 'benchmarks', 'layer_tradeoff.py')
 

@@ -10,10 +10,9 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from tests.conftest import ROOT
+from tests.helpers import FEWSHOT_CFG, ROOT
 
 LVIS_CFG = osp.join(ROOT, 'configs', 'sdpt', 'glip_t_lvis.py')
-FEWSHOT_CFG = osp.join(ROOT, 'configs', 'sdpt', 'glip_t_odinw_fewshot.py')
 FEWSHOT_CFGS = [osp.join(ROOT, 'configs', 'sdpt', f'{d}_odinw_fewshot.py')
                 for d in ('glip_t', 'glip_l', 'gdino_t', 'mm-gdino_t')] + [
     osp.join(ROOT, 'configs', 'baselines', m, 'glip_t_odinw_fewshot.py')
@@ -64,7 +63,7 @@ def test_lvis_dataset_and_metric_build_from_the_config(tmp_path, monkeypatch):
     from mmdet.registry import DATASETS, METRICS
     from mmdet.utils import register_all_modules
 
-    from tests.evaluation.test_metric_agreement import make_gt_and_dets
+    from tests.helpers import make_gt_and_dets
     register_all_modules()
     gt, _ = make_gt_and_dets(3, num_images=3, lvis=True)
     for img in gt['images']:
@@ -176,7 +175,7 @@ def scaled_schedule(base_checkpoint, work_dir, max_epochs, resume_hook=True):
     repeated twice, a validation each epoch, the plateau at patience 0, the stop at patience
     1 where any validation not 10 AP points above the best counts as worse (so epoch 1 is
     the best and the run stops after epoch 2)."""
-    from tests.conftest import TINY_CONFIG
+    from tests.helpers import TINY_CONFIG
     glip = Config.fromfile(FEWSHOT_CFG)
     cfg = Config.fromfile(TINY_CONFIG)
     cfg.model.base_checkpoint = base_checkpoint

@@ -8,11 +8,10 @@ import torch
 from mmdet.models.utils.vlfuse_helper import BiMultiHeadAttention
 
 from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
-from mmdet_sdpt.models.pre import (PRE, ReparameterizedTextPrompts, fold_checkpoint,
+from mmdet_sdpt.models.reparameterized_prompts import (PRE, ReparameterizedTextPrompts, fold_checkpoint,
                                    reparameterize)
-from tests.conftest import ROOT, head_outputs, make_batch
-from tests.models.conftest import (assert_reproduces, assert_same_state_and_outputs,
-                                   backward_once, trainable_names)
+from tests.helpers import ROOT, head_outputs, make_batch
+from tests.helpers import assert_reproduces, backward_once, trainable_names
 
 K = 4
 PRE_CFG = dict(type='PRE', num_tokens=K, hidden=16)
@@ -124,22 +123,8 @@ def test_only_pre_checkpoints_fold(trained_adapter):
         fold_checkpoint(torch.load(path, weights_only=False))
 
 
-def test_adapter_round_trip_is_exact(build_tuned, base_checkpoint, trained_adapter):
-    trained, path = trained_adapter(PRE_CFG)
-    assert set(torch.load(path, weights_only=False)['state_dict']) == trainable_names(trained)
-    fresh = build_tuned(PRE_CFG, seed=2, base_checkpoint=base_checkpoint)
-    load_adapter(fresh, path)
-    assert_same_state_and_outputs(trained, fresh)
-
-
-def test_checkpoint_of_another_k_is_refused(build_tuned, base_checkpoint, trained_adapter,
-                                            folded):
-    _, path = trained_adapter(PRE_CFG)
-    other = build_tuned(dict(PRE_CFG, num_tokens=2), base_checkpoint=base_checkpoint)
-    with pytest.raises(AdapterMismatchError,
-                       match=r'another PRE setting.*num_tokens=4 \(checkpoint\) vs '
-                             r'num_tokens=2 \(model\)'):
-        load_adapter(other, path)
+def test_a_folded_checkpoint_of_another_k_is_refused(build_tuned, base_checkpoint, folded):
+    # (PRE's own adapters: tests/models/test_tuner_contract.py)
     plain = build_tuned(dict(FOLDED_CFG, num_tokens=2), base_checkpoint=base_checkpoint)
     with pytest.raises(AdapterMismatchError, match=r'num_tokens=4 \(checkpoint\)'):
         load_adapter(plain, folded[1])

@@ -7,7 +7,7 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from tests.conftest import ROOT, TINY_CONFIG
+from tests.helpers import ROOT, TINY_CONFIG
 
 SCRIPT = os.path.join(ROOT, 'benchmarks', 'tuning_cost.py')
 
@@ -25,6 +25,7 @@ def result(tiny_env, tmp_path_factory):
         return json.load(f), res.stdout
 
 
+@pytest.mark.slow
 def test_rows_are_measured(result):
     data, stdout = result
     rows = {r['name']: r for r in data['rows']}
@@ -41,6 +42,7 @@ def test_rows_are_measured(result):
     assert rows['full']['peak_mb'] > 0  # gradients and AdamW state of 8.7M parameters
 
 
+@pytest.mark.slow
 def test_trainable_counts_match_the_tiny_model(result):
     rows = {r['name']: r for r in result[0]['rows']}
     cfg = Config.fromfile(TINY_CONFIG)

@@ -1,14 +1,16 @@
 """benchmarks/prefix_cache.py end to end on the tiny GLIP (subprocesses, CPU)."""
+import pytest
 import json
 import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SCRIPT = os.path.join(ROOT, 'benchmarks', 'prefix_cache.py')
 
 
+@pytest.mark.slow
 def test_cached_rows_are_measured_beside_uncached_ones(tiny_env, tmp_path):
     out = str(tmp_path / 'prefix_cache.json')
     res = subprocess.run(

@@ -1,14 +1,14 @@
 """benchmarks/leaderboard.py's reporting on fabricated protocol runs (the difficulty check,
-the paired table and the README block it replaces) and on the committed grid's runs (the
-README's block rebuilt from them); training is covered by tests/tools/test_fewshot_protocol.py."""
+the paired table and the block it replaces) and on the committed grid's runs (the block of
+docs/leaderboard.md rebuilt from them); training is covered by tests/engine/test_protocol.py."""
 import importlib.util
 import os
 import os.path as osp
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.tools.test_collect_results import write_protocol_run
+from tests.helpers import ROOT
+from tests.helpers import write_protocol_run
 
 SCRIPT = osp.join(ROOT, 'benchmarks', 'leaderboard.py')
 
@@ -22,7 +22,7 @@ def load():
 
 @pytest.fixture
 def runs(tmp_path):
-    from mmdet_sdpt.evaluation import find_runs
+    from mmdet_sdpt.leaderboard import find_runs
     root = str(tmp_path / 'lb')
     for d, zs in (('Synonyms', 0.02), ('Thermal', 0.30)):
         write_protocol_run(root, 'tiny-glip', 'zero-shot', d, 0, 0, zs, 0.6)
@@ -33,7 +33,7 @@ def runs(tmp_path):
 
 
 def test_summary_reports_difficulty_and_paired_differences(runs):
-    from mmdet_sdpt.evaluation import leaderboard
+    from mmdet_sdpt.leaderboard import leaderboard
     lb = load()
     boards = leaderboard(runs, 'coco/bbox_mAP', 'shapeworld')
     text = lb.summary(runs, boards, 'coco/bbox_mAP', 3600 * 1.5, 'a grid')
@@ -52,7 +52,7 @@ def test_the_sections_give_the_schedule_the_rates_and_the_rankings(runs, tmp_pat
     tau, and the progress of an unfinished grid."""
     import json
 
-    from mmdet_sdpt.evaluation import leaderboard
+    from mmdet_sdpt.leaderboard import leaderboard
     lb = load()
     monkeypatch.delenv('SW_SCHEDULE', raising=False)
     schedule = lb.schedule_markdown(lb.config_of('sdpt', 'glip'), [3, 10])
@@ -107,8 +107,8 @@ def test_finished_runs_travel_in_an_archive_without_checkpoints(tmp_path):
     import json
     import tarfile
 
-    from mmdet_sdpt.engine import protocol
-    from tests.tools.test_collect_results import write_test_result
+    from mmdet_sdpt import protocol
+    from tests.helpers import write_test_result
     lb = load()
     configs = [lb.config_of('sdpt', 'glip'), lb.config_of('full', 'glip')]
     root, archive = str(tmp_path / 'a'), str(tmp_path / 'runs.tar.gz')
@@ -148,20 +148,22 @@ def test_finished_runs_travel_in_an_archive_without_checkpoints(tmp_path):
     assert not (tmp_path / 'outside.txt').exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('schedule,folder', [('glip', ''), ('short', 'short_schedule')])
 def test_the_readme_leaderboard_is_what_the_committed_runs_give(tmp_path, schedule, folder):
-    """The README's leaderboard comes from the benchmark's files, never typed by hand: the
-    committed archive of the grid's runs, restored and collected again by the script, gives
-    the committed result files and the README's block to the byte. The old short schedule's
-    files (kept to compare the rankings) come from their own archive the same way."""
+    """docs/leaderboard.md's leaderboard comes from the benchmark's files, never typed by
+    hand: the committed archive of the grid's runs, restored and collected again by the
+    script, gives the committed result files and the page's block to the byte. The old
+    short schedule's files (kept to compare the rankings) come from their own archive the
+    same way."""
     import shutil
     import subprocess
     import sys
     results = osp.join(ROOT, 'benchmarks', 'results', folder)
     archive = str(tmp_path / 'runs.tar.gz')  # the script writes its archive again at the end
     shutil.copy(osp.join(results, 'leaderboard_runs.tar.gz'), archive)
-    readme = tmp_path / 'README.md'
-    shutil.copy(osp.join(ROOT, 'README.md'), readme)
+    readme = tmp_path / 'leaderboard.md'
+    shutil.copy(osp.join(ROOT, 'docs', 'leaderboard.md'), readme)
     out = str(tmp_path / 'out' / 'leaderboard')
     done = subprocess.run(
         [sys.executable, SCRIPT, '--schedule', schedule, '--restore', '--collect-only',
@@ -174,7 +176,7 @@ def test_the_readme_leaderboard_is_what_the_committed_runs_give(tmp_path, schedu
         made = open(osp.join(osp.dirname(out), name)).read()
         assert made == open(osp.join(results, name)).read(), name
     if schedule == 'glip':
-        lb, committed = load(), open(osp.join(ROOT, 'README.md')).read()
+        lb, committed = load(), open(osp.join(ROOT, 'docs', 'leaderboard.md')).read()
         block = committed.split(lb.BEGIN)[1].split(lb.END)[0]
         assert 'tiny-glip sdpt' in block and 'Learning rates' in block
         assert readme.read_text() == committed
