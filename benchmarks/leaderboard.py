@@ -154,7 +154,10 @@ def difficulty(boards, detector='tiny-glip') -> list:
     """The suite's difficulty check per shot: zero-shot vs full fine-tuning, and the best."""
     lines = []
     for board in boards:
-        means = {r.label: r.target.mean for r in board.rows if r.target.mean is not None}
+        from mmdet_sdpt.leaderboard.stats import comparable_labels
+        comparable = comparable_labels(board)  # averages over the same datasets only
+        means = {r.label: r.target.mean for r in board.rows
+                 if r.target.mean is not None and r.label in comparable}
         zs, full = means.get(f'{detector} zero-shot'), means.get(f'{detector} full')
         best = max(means.values()) if means else None
         if zs is None or full is None:
@@ -238,8 +241,14 @@ def ranking_markdown(boards, compare: str) -> str:
         before = old['boards'].get(board.label)
         if not before:
             continue
-        now = {r.label: r.target.mean for r in board.rows
-               if not r.label.endswith(ZERO_SHOT) and r.target.mean is not None}
+        from mmdet_sdpt.leaderboard.stats import comparable_labels
+        tuned = [r for r in board.rows
+                 if not r.label.endswith(ZERO_SHOT) and r.target.mean is not None]
+        # a method still missing datasets has an average over others: ranked once complete
+        comparable = comparable_labels(board)
+        now = {r.label: r.target.mean for r in tuned if r.label in comparable}
+        partial = [f'{r.label} ({len(r.target.averaged)}/{len(board.datasets)})'
+                   for r in tuned if r.label not in comparable]
         common = [m for m in now if m in before and before[m]['ap'] is not None]
         if len(common) < 3:
             continue
@@ -251,6 +260,9 @@ def ranking_markdown(boards, compare: str) -> str:
                   'this protocol (converged) | AP |', '|---:|---|---:|---|---:|']
         lines += [f'| {i + 1} | {a} | {100 * before[a]["ap"]:.1f} | {b} | '
                   f'{100 * now[b]:.1f} |' for i, (a, b) in enumerate(zip(old_rank, new_rank))]
+        if partial:
+            lines += ['', 'Left out until all their datasets are in (datasets finished): '
+                      + ', '.join(partial) + '.']
         lines.append('')
     return '\n'.join(lines)
 
@@ -338,7 +350,7 @@ def update_readme(path: str, text: str) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ['SW_SCHEDULE'] = args.schedule  # the configs' schedule; workers inherit it
-    import mmdet_sdpt  # noqa: F401
+    import mmdet_sdpt  # noqa: F401  (registers the modules)
     from mmdet_sdpt import protocol
     from mmdet_sdpt.engine import lr_sweep
     from mmdet_sdpt.leaderboard import cost_views, find_runs, leaderboard, summarize, tradeoff

@@ -20,9 +20,12 @@ def board_markdown(boards: Sequence[Board], metric: str) -> str:
             per = {r.dataset: r for r in row.target.rows}
             cells = [_pct(per[d].mean) if d in per else '-' for d in board.datasets]
             kept = row.retained
+            # an average over fewer datasets than the suite's is not comparable: said in it
+            part = (f' ({len(row.target.averaged)}/{len(board.datasets)} datasets)'
+                    if row.target.missing else '')
             lines.append(
                 f'| {row.label} | ' + ' | '.join(cells) +
-                f' | **{_pct(row.target.mean, row.target.std)}** |' +
+                f' | **{_pct(row.target.mean, row.target.std)}**{part} |' +
                 (f' {_pct(kept.mean, kept.std) if kept else "-"} | '
                  f'{_pct(row.hm, row.hm_std)} |' if kept_columns else ''))
         notes = {r.target.average_note for r in board.rows}

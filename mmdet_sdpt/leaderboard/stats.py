@@ -167,6 +167,16 @@ class Board:
                 '(tools/fewshot_protocol.py without --no-retention writes them)')
 
 
+def comparable_labels(board: 'Board') -> set:
+    """Labels of the board's rows averaged over the same, widest set of datasets. A row that
+    lacks some of them (a grid still running) averages over others: its average is not
+    comparable with theirs, so rankings, fronts and bests leave it out until it is."""
+    covered = {r.label: frozenset(getattr(r.target, 'averaged', None) or ())
+               for r in board.rows}
+    widest = max(covered.values(), key=len, default=frozenset())
+    return {label for label, datasets in covered.items() if datasets == widest}
+
+
 def harmonic_mean(a: float, b: float) -> float:
     return 0.0 if a + b <= 0 else 2 * a * b / (a + b)
 

@@ -10,16 +10,17 @@ highest target AP among those that keep at least the floor.
 from typing import List, Optional, Sequence, Tuple
 
 from ..constants import ZERO_SHOT
-from .stats import Board, BoardRow
+from .stats import Board, BoardRow, comparable_labels
 
 DEFAULT_FLOOR = 0.9
 
 
 def points(board: Board) -> List[Tuple[str, float, float]]:
-    """(label, kept, target AP) of the board's tuned rows that have both."""
-    out = []
+    """(label, kept, target AP) of the board's tuned rows that have both and are comparable
+    (``stats.comparable_labels``: averaged over the same datasets)."""
+    out, comparable = [], comparable_labels(board)
     for row in board.rows:
-        if row.label.endswith(ZERO_SHOT) or row.retained is None:
+        if row.label.endswith(ZERO_SHOT) or row.retained is None or row.label not in comparable:
             continue
         if row.target.mean is None or row.retained.mean is None:
             continue
@@ -38,7 +39,8 @@ def pareto_front(board: Board) -> List[str]:
 def best_under_floor(board: Board, floor: float = DEFAULT_FLOOR) -> Optional[BoardRow]:
     """The highest-AP tuned row that keeps at least ``floor`` of the base AP, or None."""
     eligible = [r for r in board.rows if not r.label.endswith(ZERO_SHOT) and r.retained
-                and r.retained.mean is not None and r.retained.mean >= floor]
+                and r.label in comparable_labels(board) and r.retained.mean is not None
+                and r.retained.mean >= floor]
     return max(eligible, key=lambda r: r.target.mean, default=None)
 
 
@@ -49,11 +51,15 @@ def tradeoff_markdown(boards: Sequence[Board], floor: float = DEFAULT_FLOOR) -> 
         if not front:
             continue
         best = best_under_floor(board, floor)
+        partial = [r.label for r in board.rows if r.label not in comparable_labels(board)
+                   and r.retained and not r.label.endswith(ZERO_SHOT)]
         lines.append(f'- {board.label}: Pareto front (base AP kept ascending): '
                      + ', '.join(front) + '; best keeping >= '
                      f'{100 * floor:.0f}% of the base AP: '
                      + (f'**{best.label}** ({100 * best.target.mean:.1f} AP, '
-                        f'{100 * best.retained.mean:.1f}% kept)' if best else 'none'))
+                        f'{100 * best.retained.mean:.1f}% kept)' if best else 'none')
+                     + (f' (left out until all their datasets are in: {", ".join(partial)})'
+                        if partial else ''))
     return '\n'.join(lines) + ('\n' if lines else '')
 
 

@@ -87,3 +87,26 @@ def test_collect_results_writes_the_views(runs, tmp_path):
     assert '## Cost' in md and '## Anytime' in md and 'Pareto' not in md.split('## Cost')[0]
     assert '## Target AP vs base AP kept' in md
     assert osp.getsize(out + '_anytime.png') > 0 and osp.getsize(out + '_pareto.png') > 0
+
+
+def test_a_method_still_missing_datasets_is_not_compared_until_complete(tmp_path):
+    """A grid still running: 'lora' has one of the two datasets the others have. Its average
+    is over another set, so the table says so and the front and the best leave it out."""
+    from mmdet_sdpt.leaderboard import board_markdown
+    from mmdet_sdpt.leaderboard.stats import comparable_labels
+    root = str(tmp_path / 'lb')
+    for d in ('Synonyms', 'Thermal'):
+        write_protocol_run(root, 'tiny-glip', 'zero-shot', d, 0, 0, 0.1, 0.6)
+        write_protocol_run(root, 'tiny-glip', 'sdpt', d, 3, 3, 0.4, 0.58)
+        write_protocol_run(root, 'tiny-glip', 'full', d, 3, 3, 0.5, 0.3)
+    write_protocol_run(root, 'tiny-glip', 'lora', 'Synonyms', 3, 3, 0.9, 0.6)  # best, alone
+    [board] = leaderboard(find_runs([root]), 'coco/bbox_mAP', 'shapeworld')
+    assert comparable_labels(board) == {'tiny-glip zero-shot', 'tiny-glip sdpt',
+                                        'tiny-glip full'}
+    row = [ln for ln in board_markdown([board], 'coco/bbox_mAP').splitlines()
+           if ln.startswith('| tiny-glip lora')][0]
+    assert '**90.0** (1/2 datasets)' in row  # of the board's 2
+    assert 'tiny-glip lora' not in tradeoff.pareto_front(board)
+    assert tradeoff.best_under_floor(board, 0.9).label == 'tiny-glip sdpt'
+    assert 'left out until all their datasets are in: tiny-glip lora' in \
+        tradeoff.tradeoff_markdown([board], 0.9)
