@@ -102,7 +102,7 @@ def test_init_detector_and_det_inferencer_refuse_crafted_files(tiny_cfg, base_ch
     _refused(err.value, path, marker)
 
 
-def _tool_refused(out, path, marker):
+def assert_refused_by_tool(out, path, marker):
     assert out.returncode != 0
     last = [line for line in out.stderr.splitlines() if line.strip()][-1]
     assert 'was refused' in last and path in last, out.stderr[-2000:]
@@ -129,7 +129,7 @@ def test_tools_refuse_crafted_files(tool, gadget, tiny_env, base_checkpoint, tmp
                                   out_file],
     }[tool]
     out = run_tool(tool, *args)
-    _tool_refused(out, path, marker)
+    assert_refused_by_tool(out, path, marker)
     assert not osp.exists(out_file)
 
 
@@ -142,7 +142,7 @@ def test_resume_refuses_a_crafted_last_checkpoint(gadget, tiny_env, base_checkpo
     out = run_tool('train.py', TINY_CONFIG, '--work-dir', str(work_dir), '--resume',
                    '--cfg-options', f'model.base_checkpoint={base_checkpoint}',
                    'train_cfg.max_iters=2')
-    _tool_refused(out, path, marker)
+    assert_refused_by_tool(out, path, marker)
 
 
 def test_the_legacy_converter_refuses_crafted_files(payload, tmp_path):

@@ -4,13 +4,14 @@ import io
 from typing import List, Optional, Sequence
 
 from ..constants import ZERO_SHOT
-from .stats import Board, ShotTable
+from .stats import Board, ShotTable, comparable_labels
 
 
 def board_markdown(boards: Sequence[Board], metric: str) -> str:
     lines = []
     for board in boards:
         kept_columns = board.has_retention
+        comparable = comparable_labels(board)
         lines += [f'### Leaderboard, {board.label} ({metric} x 100; mean ± std over seeds)',
                   '',
                   '| method | ' + ' | '.join(board.datasets) + ' | average |' +
@@ -20,9 +21,9 @@ def board_markdown(boards: Sequence[Board], metric: str) -> str:
             per = {r.dataset: r for r in row.target.rows}
             cells = [_pct(per[d].mean) if d in per else '-' for d in board.datasets]
             kept = row.retained
-            # an average over fewer datasets than the suite's is not comparable: said in it
-            part = (f' ({len(row.target.averaged)}/{len(board.datasets)} datasets)'
-                    if row.target.missing else '')
+            # an average over other datasets than the rest's is not comparable: said in it
+            part = ('' if row.label in comparable else
+                    f' ({len(row.target.averaged)}/{len(board.datasets)} datasets)')
             lines.append(
                 f'| {row.label} | ' + ' | '.join(cells) +
                 f' | **{_pct(row.target.mean, row.target.std)}**{part} |' +

@@ -38,8 +38,9 @@ def pareto_front(board: Board) -> List[str]:
 
 def best_under_floor(board: Board, floor: float = DEFAULT_FLOOR) -> Optional[BoardRow]:
     """The highest-AP tuned row that keeps at least ``floor`` of the base AP, or None."""
+    comparable = comparable_labels(board)
     eligible = [r for r in board.rows if not r.label.endswith(ZERO_SHOT) and r.retained
-                and r.label in comparable_labels(board) and r.retained.mean is not None
+                and r.label in comparable and r.retained.mean is not None
                 and r.retained.mean >= floor]
     return max(eligible, key=lambda r: r.target.mean, default=None)
 
@@ -51,7 +52,8 @@ def tradeoff_markdown(boards: Sequence[Board], floor: float = DEFAULT_FLOOR) -> 
         if not front:
             continue
         best = best_under_floor(board, floor)
-        partial = [r.label for r in board.rows if r.label not in comparable_labels(board)
+        comparable = comparable_labels(board)
+        partial = [r.label for r in board.rows if r.label not in comparable
                    and r.retained and not r.label.endswith(ZERO_SHOT)]
         lines.append(f'- {board.label}: Pareto front (base AP kept ascending): '
                      + ', '.join(front) + '; best keeping >= '

@@ -2,4 +2,3 @@
 # old import path working for one release.
 from ..prefix_cache import *  # noqa: F401,F403
 from ..prefix_cache import __all__  # noqa: F401
-from ..prefix_cache.store import PrefixStore  # noqa: F401

@@ -11,7 +11,8 @@ from mmdet_sdpt.adapter import AdapterMismatchError, load_adapter
 from tests.helpers import assert_same_state_and_outputs, head_outputs, make_batch, trainable_names
 
 K = 4
-# name: (tuner config, what another setting changes: (tuner keys, model keys), the error)
+# name: (tuner config, another setting: (tuner keys, model keys merged into the tiny GLIP's
+# model config), the error naming the difference)
 CONTRACT = {
     'SDPT': (dict(type='SDPT', num_tokens=K), (dict(num_tokens=2), {}),
              r'num_tokens=4 \(checkpoint\) vs num_tokens=2 \(model\)'),
@@ -31,7 +32,8 @@ CONTRACT = {
     'LoRA': (dict(type='LoRA', targets=['fusion', 'visual', 'text'], rank=8, alpha=16),
              (dict(rank=4), {}),
              r'another LoRA setting.*rank=8 \(checkpoint\) vs rank=4 \(model\)'),
-    'language_prompt_v2': (dict(type='LanguagePromptV2'), ({}, 'max_tokens=128'),
+    'language_prompt_v2': (dict(type='LanguagePromptV2'),
+                           ({}, dict(language_model=dict(max_tokens=128))),
                            r'another language_prompt_v2 setting.*max_tokens=256'),
     'BitFit': (dict(type='BitFit'), (dict(parts=['bbox_head']), {}),
                r'another BitFit setting.*parts='),
@@ -68,9 +70,7 @@ def test_an_adapter_of_another_setting_is_refused(name, build_tuned, tiny_cfg,
                                                   base_checkpoint, trained_adapter):
     tuner, (other_tuner, other_model), error = CONTRACT[name]
     _, path = trained_adapter(tuner)
-    overrides = {}
-    if other_model == 'max_tokens=128':  # the text length the offset covers
-        overrides['language_model'] = dict(tiny_cfg.model.language_model, max_tokens=128)
+    overrides = {key: dict(tiny_cfg.model[key], **value) for key, value in other_model.items()}
     other = build_tuned(dict(tuner, **other_tuner), base_checkpoint=base_checkpoint,
                         **overrides)
     with pytest.raises(AdapterMismatchError, match=error):
