@@ -13,3 +13,4 @@ from .language_prompt import LanguagePromptV2  # noqa: E402,F401
 from .bitfit import BitFit  # noqa: E402,F401
 from .lora import LoRA  # noqa: E402,F401
 from . import vpt, coupled_prompts, sep, reparameterized_prompts  # noqa: E402,F401  (register)
+from .domain_sdpt import DomainAwareSDPT  # noqa: E402,F401

@@ -1,6 +1,4 @@
 """The protocol's runs: one per (config, dataset, shot, seed), each with its work dir."""
-import contextlib
-import os
 import os.path as osp
 import re
 import time
@@ -8,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from ..constants import ZERO_SHOT
+from ..utils.environ import environ
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools')
@@ -132,26 +131,12 @@ def plan(configs: Sequence[str], suite: str, work_root: str,
 
 
 # --- a run's config ---------------------------------------------------------------------
-@contextlib.contextmanager
-def _environ(values: Dict[str, str]):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _load_cfg(run: ProtocolRun, work_dir: str, options: Optional[dict] = None,
               formatted: bool = True):
     """``formatted=False``: the runner logs its config unformatted (test steps: their
     config is only logged, and mmengine's yapf pass is a cost paid again per runner)."""
     from mmengine.config import Config
-    with _environ(run.env()):
+    with environ(run.env()):
         cfg = Config.fromfile(run.config, format_python_code=formatted)
     if run.cfg_options:
         cfg.merge_from_dict(run.cfg_options)

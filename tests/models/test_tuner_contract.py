@@ -41,6 +41,9 @@ CONTRACT = {
                     r'is a linear_prob checkpoint: .*a model of its own, not an adapter'),
     'full': (dict(type='FullFineTuning'), (dict(type='SDPT', num_tokens=K), {}),
              r'is a full checkpoint: .*a model of its own, not an adapter'),
+    'DomainAwareSDPT': (dict(type='DomainAwareSDPT', domains=['A', 'B'], num_shared=2,
+                             num_domain=2), (dict(domains=['A', 'B', 'C']), {}),
+                        r"domains=\['A', 'B'\] \(checkpoint\) vs domains=\['A', 'B', 'C'\]"),
     'new_tuner': (dict(type='TextPrefixTokens', num_tokens=K), (dict(num_tokens=2), {}),
                   r'num_tokens=4 \(checkpoint\) vs num_tokens=2 \(model\)'),
 }

@@ -40,6 +40,8 @@ SERVED_TUNERS = dict(
     vpt=dict(type='VPT', num_tokens=4),  # VPT-deep: every Swin block, shifted windows too
     sep=dict(type='SEP', num_tokens=4, sources=['image', 'text']),  # prompts per image
     new_tuner=dict(type='TextPrefixTokens', num_tokens=4),  # projects/new_tuner's, as is
+    # Fed-DPT-style prompts: each image mixes the domains' tokens by its own features
+    domain_sdpt=dict(type='DomainAwareSDPT', domains=['A', 'B'], num_shared=2, num_domain=2),
 )
 
 
