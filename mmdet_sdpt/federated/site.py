@@ -66,6 +66,9 @@ class Site:
     base_checkpoint: Optional[str] = None
     cfg_options: dict = field(default_factory=dict)
     domains: Sequence[str] = ()  # the federation's (domain-aware configs read FED_DOMAINS)
+    # domain-aware prompts: the site's own domain's rows (False: every image mixes the
+    # domains by its features, as a model that is not told the domain)
+    own_domain: bool = True
 
     def env(self) -> Dict[str, str]:
         env = dict(ODINW_DATASET=self.domain, ODINW_SUITE=self.suite,
@@ -86,7 +89,7 @@ class Site:
             cfg.merge_from_dict(self.cfg_options)
         if self.base_checkpoint:
             cfg.model.base_checkpoint = self.base_checkpoint
-        if 'domains' in cfg.model.tuner:  # domain-aware prompts: this site trains its own
+        if 'domains' in cfg.model.tuner and self.own_domain:  # domain-aware prompts
             cfg.model.tuner.train_domain = self.domain
         cfg.work_dir = round_dir
         cfg.load_from, cfg.resume = adapter, False
@@ -129,13 +132,15 @@ class Site:
         return RoundResult({k: v.detach().cpu() for k, v in tuned.items()},
                            adapter_meta(model), len(dataset), float(loss))
 
-    def evaluate(self, state: Dict[str, torch.Tensor], meta: dict, server_round: int,
-                 split: str = 'val') -> Tuple[dict, int]:
+    def evaluate(self, state: Optional[Dict[str, torch.Tensor]], meta: Optional[dict],
+                 server_round: int, split: str = 'val') -> Tuple[dict, int]:
         """The global adapter's metrics on this site's ``split`` ('val' or 'test') and the
-        number of images it holds."""
+        number of images it holds (``state`` None: the config's model as built, e.g. the
+        base alone with ``cfg_options={'model.zero_shot': True}``)."""
         from ..engine import build_runner
         round_dir = osp.join(self.work_dir, f'round_{server_round}', f'eval_{split}')
-        cfg = self.round_config(round_dir, self._adapter_file(round_dir, state, meta))
+        adapter = None if state is None else self._adapter_file(round_dir, state, meta)
+        cfg = self.round_config(round_dir, adapter)
         runner = build_runner(cfg)
         metrics = runner.val() if split == 'val' else runner.test()
         loader = runner.val_dataloader if split == 'val' else runner.test_dataloader
