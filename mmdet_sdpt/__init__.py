@@ -10,4 +10,4 @@ from .adapter import load_adapter
 
 __version__ = '0.1.0'
 __all__ = ['load_adapter', '__version__']
-from . import evaluation  # noqa: F401
+from . import evaluation, robust  # noqa: F401

@@ -58,9 +58,12 @@ def test_domain_aware_federation_resumes_after_a_server_restart(tmp_path):
 
 
 def test_a_site_that_drops_out_leaves_the_round_to_the_others(tmp_path):
+    """Under FedProx (the sites' proximal term on), a site that fails in round 2 is left
+    out of that round's average and named."""
     work_dir = tmp_path / 'federation'
     defaults = dict(config=os.path.join(ROOT, FEDAVG_CONFIG), domains='Thermal,Aerial',
                     rounds=2, local_iters=2, fraction_evaluate=0.0, min_nodes=2,
+                    strategy='fedprox', proximal_mu=0.1,
                     work_dir=str(work_dir), data_root=str(tmp_path / 'shapeworld'))
     code = ('from tests.federated.faulty_sites import simulate_dropout; '
             f'simulate_dropout({defaults!r})')
@@ -69,7 +72,9 @@ def test_a_site_that_drops_out_leaves_the_round_to_the_others(tmp_path):
                          env=dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1',
                                   PYTHONWARNINGS='ignore'))
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    rounds = json.load(open(work_dir / 'federation.json'))['rounds']
+    record = json.load(open(work_dir / 'federation.json'))
+    assert record['identity']['strategy'] == 'fedprox'
+    rounds = record['rounds']
     assert sorted(rounds[0]['sites']) == ['Aerial', 'Thermal'] and not rounds[0]['failed']
     assert rounds[1]['sites'] == ['Thermal']
     assert len(rounds[1]['failed']) == 1 and 'site lost its connection' in rounds[1]['failed'][0]
