@@ -14,3 +14,4 @@ from .bitfit import BitFit  # noqa: E402,F401
 from .lora import LoRA  # noqa: E402,F401
 from . import vpt, coupled_prompts, sep, reparameterized_prompts  # noqa: E402,F401  (register)
 from .domain_sdpt import DomainAwareSDPT  # noqa: E402,F401
+from .self_tpt import SelfTPT  # noqa: E402,F401

@@ -44,6 +44,8 @@ CONTRACT = {
     'DomainAwareSDPT': (dict(type='DomainAwareSDPT', domains=['A', 'B'], num_shared=2,
                              num_domain=2), (dict(domains=['A', 'B', 'C']), {}),
                         r"domains=\['A', 'B'\] \(checkpoint\) vs domains=\['A', 'B', 'C'\]"),
+    'SelfTPT': (dict(type='SelfTPT', num_tokens=K), (dict(num_tokens=2), {}),
+                r'another SelfTPT setting.*num_tokens=4 \(checkpoint\) vs num_tokens=2'),
     'new_tuner': (dict(type='TextPrefixTokens', num_tokens=K), (dict(num_tokens=2), {}),
                   r'num_tokens=4 \(checkpoint\) vs num_tokens=2 \(model\)'),
 }
