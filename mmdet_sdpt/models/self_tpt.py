@@ -233,6 +233,9 @@ class SelfTPT(BaseTuner):
         g_cpt, = torch.autograd.grad(cpt, ctx, create_graph=self.gm_weight > 0)
         cosine = F.cosine_similarity(g_cpt.flatten(), self._ema.flatten(), dim=0)
         self.last_cosine = float(cosine.detach())
+        # logged with the losses (not summed: no 'loss' in its name): Self-TPT's premise,
+        # that CPT's gradient points where the task's does, measured every step
+        terms['cos_cpt_task'] = cosine.detach()
         if self.gm_weight > 0:
             terms['loss_gm'] = self.gm_weight * (1 - cosine)
         return terms

@@ -23,7 +23,7 @@ def test_stage_one_then_names_only_stage_two_then_evaluation(tmp_path):
                       env=dict(env, ODINW_DATASET='Thermal'))
     assert stage1.returncode == 0, stage1.stderr[-3000:]
     log = (stage1.stdout + stage1.stderr)
-    assert 'loss_cpt' in log and 'loss_gm' in log
+    assert 'loss_cpt' in log and 'loss_gm' in log and 'cos_cpt_task' in log
     first = str(tmp_path / 'stage1' / 'iter_3.pth')
 
     out = str(tmp_path / 'stage2.pth')
