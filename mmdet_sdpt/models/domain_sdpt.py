@@ -178,9 +178,10 @@ class DomainAwareSDPT(SDPT):
         return name.rsplit('.', 1)[-1] in PER_DOMAIN
 
     def describe(self, detector: nn.Module) -> dict:
+        # the temperature is left out: it only weighs the domains at test time, so an adapter
+        # may be tested at another one (--cfg-options model.tuner.temperature=...)
         return dict(super().describe(detector), domains=list(self.domains),
-                    num_shared=self.num_shared, num_domain=self.num_domain,
-                    temperature=self.temperature)
+                    num_shared=self.num_shared, num_domain=self.num_domain)
 
     def prototype_sites(self, detector, sources=None):
         raise NotImplementedError('DomainAwareSDPT has no prototype initialisation')
