@@ -145,6 +145,42 @@ class Bench:
             control = self.cache[f'stage2/control/{seed}']['checkpoint']
             self.cached(f'control/{SOURCE}/{seed}',
                         lambda: self.test(SOURCE, seed, control, 'control'))
+        target, seed = a.targets[0], a.seeds[0]
+        self.cached('latency', lambda: self.latency(
+            target, self.cache[f'stage2/{target}/{seed}']['checkpoint']))
+
+    def latency(self, dataset, checkpoint, images=16, repeats=3):
+        """Seconds per image of the base and of a Self-TPT adapter, one image per call,
+        side by side in this process (best of ``repeats`` passes over ``images`` images)."""
+        import torch
+        from mmengine.config import Config
+        from mmengine.dataset import pseudo_collate
+        from mmengine.registry import init_default_scope
+        from mmdet.registry import DATASETS, MODELS
+
+        import mmdet_sdpt  # noqa: F401
+        from mmdet_sdpt.adapter import load_adapter
+        from mmdet_sdpt.utils.environ import environ
+        torch.set_num_threads(1)
+        with environ(dict(ODINW_DATASET=dataset)):
+            cfg = Config.fromfile(osp.join(ROOT, CONFIG))
+        init_default_scope('mmdet')
+        base = MODELS.build(dict(cfg.model, zero_shot=True)).eval()
+        tuned = MODELS.build(cfg.model).eval()
+        load_adapter(tuned, checkpoint)
+        data = DATASETS.build(cfg.test_dataloader.dataset)
+        batches = [pseudo_collate([data[i]]) for i in range(min(images, len(data)))]
+        seconds = {}
+        with torch.no_grad():
+            for _ in range(repeats):
+                for name, model in (('base', base), ('self-tpt', tuned)):
+                    start = time.perf_counter()
+                    for batch in batches:
+                        model.test_step(batch)
+                    per_image = (time.perf_counter() - start) / len(batches)
+                    seconds[name] = min(seconds.get(name, per_image), per_image)
+        return dict(seconds, ratio=round(seconds['self-tpt'] / seconds['base'], 3),
+                    images=len(batches))
 
 
 def _logged(work_dir, key):
@@ -198,7 +234,8 @@ def summarize(cache, args) -> dict:
     seconds = _stats([(cache.get(f'stage2/{t}/{s}') or {}).get('seconds')
                       for t in args.targets for s in seeds])
     return dict(rows=rows, control=control, cosine=cosine, stage2_seconds=seconds,
-                seeds=seeds, shot=args.shot, stage2_steps=args.stage2_steps)
+                latency=cache.get('latency'), seeds=seeds, shot=args.shot,
+                stage2_steps=args.stage2_steps)
 
 
 def _fmt(stat):
@@ -226,8 +263,12 @@ def to_markdown(s: dict) -> str:
                  f'{_fmt(c["stage1"])} after stage 1, {_fmt(c["stage2"])} after stage 2.')
     lines.append('- Premise: cos(CPT gradient, detection gradient) over stage 1, mean per '
                  f'seed: {_fmt(s["cosine"])}.')
-    lines.append(f'- Stage 2 takes {_fmt(s["stage2_seconds"])} s per name set on one CPU core; '
-                 'inference runs the base plus 4 context tokens in BERT.')
+    lat = s.get('latency')
+    cost = ('' if not lat else f' Per image (one CPU core, {lat["images"]} images): base '
+            f'{lat["base"] * 1000:.0f} ms, Self-TPT {lat["self-tpt"] * 1000:.0f} ms '
+            f'(ratio {lat["ratio"]:.2f}; Self-TPT adds 4 context tokens to BERT).')
+    lines.append(f'- Stage 2 takes {_fmt(s["stage2_seconds"])} s per name set on one CPU '
+                 f'core.{cost}')
     return '\n'.join(lines) + '\n'
 
 
