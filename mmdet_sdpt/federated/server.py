@@ -140,13 +140,16 @@ class Federation:
         per_domain = getattr(self.tuner, 'per_domain_tensor', None)
         if per_domain is None:
             return averaged
+        updates = [(m.content['config'][SITE],
+                    to_state(next(iter(m.content.array_records.values()))),
+                    float(next(iter(m.content.metric_records.values()))['num-examples']))
+                   for m in replies]
         merged = dict(averaged)
         for key in [k for k in averaged if per_domain(k)]:
             rows = self.state[key].clone()
             for index, domain in enumerate(self.tuner.domains):
-                parts = [(to_state(next(iter(m.content.array_records.values())))[key][index],
-                          float(next(iter(m.content.metric_records.values()))['num-examples']))
-                         for m in replies if m.content['config'][SITE] == domain]
+                parts = [(state[key][index], weight) for site, state, weight in updates
+                         if site == domain]
                 if parts:
                     total = sum(w for _, w in parts)
                     rows[index] = sum(row * (w / total) for row, w in parts)
