@@ -26,10 +26,8 @@ import argparse
 import json
 import os
 import os.path as osp
-import re
 import subprocess
 import sys
-import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -40,7 +38,7 @@ from typing import Sequence  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from mmdet_sdpt.federated.site import Site  # noqa: E402
-from mmdet_sdpt.utils.atomic_io import atomic_write  # noqa: E402
+from benchmarks.pieces import Pieces, write_outputs  # noqa: E402
 from mmdet_sdpt.utils.environ import environ  # noqa: E402
 
 SHARED = 'configs/federated/tiny-glip_shapeworld_fedavg.py'
@@ -63,24 +61,11 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-class Bench:
+class Bench(Pieces):
     def __init__(self, args):
+        super().__init__(args.work_root)
         self.args = args
-        self.root = args.work_root
-        os.makedirs(self.root, exist_ok=True)
-        self.cache_file = osp.join(self.root, 'results.json')
-        self.cache = json.load(open(self.cache_file)) if osp.exists(self.cache_file) else {}
-        self.env = dict(FED_DOMAINS=','.join(args.domains))
-        os.environ.update(self.env)
-
-    def cached(self, key, compute):
-        """A finished piece's figure, computed once and kept (atomically) in the work root."""
-        if key not in self.cache:
-            start = time.time()
-            self.cache[key] = compute()
-            print(f'[{time.time() - start:6.0f} s] {key}: {self.cache[key]}', flush=True)
-            atomic_write(self.cache_file, json.dumps(self.cache, indent=1, sort_keys=True))
-        return self.cache[key]
+        os.environ['FED_DOMAINS'] = ','.join(args.domains)
 
     # -- the pieces --------------------------------------------------------------------
     def site(self, domain, config=SHARED, tag='', kind=None, **kwargs):
@@ -165,7 +150,7 @@ class Bench:
                 dict(round=x['round'], bytes_up=x['bytes_up'], bytes_down=x['bytes_down'],
                      sites=x['sites'], rejected=len(x['rejected']), failed=len(x['failed']))
                 for x in record['rounds']]
-            atomic_write(self.cache_file, json.dumps(self.cache, indent=1, sort_keys=True))
+            self.save()
 
 
 @dataclass
@@ -262,28 +247,14 @@ def to_markdown(s: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def update_page(path: str, text: str) -> None:
-    content = open(path).read()
-    if BEGIN not in content or END not in content:
-        raise SystemExit(f'error: {path} has no {BEGIN} ... {END} block')
-    atomic_write(path, re.sub(re.escape(BEGIN) + '.*?' + re.escape(END),
-                              lambda _: f'{BEGIN}\n{text}{END}', content, flags=re.S))
-
-
 def main(argv=None):
     args = parse_args(argv)
     bench = Bench(args)
     if not args.collect_only:
         bench.run()
     summary = summarize(bench.cache, args)
-    text = to_markdown(summary)
-    os.makedirs(osp.dirname(args.out), exist_ok=True)
-    atomic_write(args.out + '.json', json.dumps(dict(summary, pieces=bench.cache), indent=1,
-                                                sort_keys=True))
-    atomic_write(args.out + '.md', text)
-    if args.readme:
-        update_page(args.readme, text)
-    print(text)
+    write_outputs(args.out, summary, bench.cache, to_markdown(summary), args.readme, BEGIN,
+                  END)
 
 
 if __name__ == '__main__':

@@ -26,14 +26,13 @@ import json
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from mmdet_sdpt.utils.atomic_io import atomic_write  # noqa: E402
+from benchmarks.pieces import Pieces, write_outputs  # noqa: E402
 
 BEGIN, END = '<!-- robust:begin -->', '<!-- robust:end -->'
 SDPT = 'configs/sdpt/tiny-glip_shapeworld.py'
@@ -77,12 +76,10 @@ def chosen_rate(method):
     return (json.load(open(path)).get('learning_rates', {}).get(method) or {}).get('lr')
 
 
-class Bench:
+class Bench(Pieces):
     def __init__(self, args):
-        self.args, self.root = args, args.work_root
-        os.makedirs(self.root, exist_ok=True)
-        self.cache_file = osp.join(self.root, 'results.json')
-        self.cache = json.load(open(self.cache_file)) if osp.exists(self.cache_file) else {}
+        super().__init__(args.work_root)
+        self.args = args
         self.clean_root = osp.join(self.root, 'data')
         self.adv_root = osp.join(self.root, f'adversarial_eps{args.train_eps:g}')
 
@@ -91,20 +88,6 @@ class Bench:
                     ODINW_SEED=str(self.args.seed), OMP_NUM_THREADS='1',
                     PYTHONWARNINGS='ignore',
                     ODINW_ROOT=self.adv_root if adversarial else self.clean_root)
-
-    def cached(self, key, compute):
-        if key not in self.cache:
-            start = time.time()
-            self.cache[key] = compute()
-            print(f'[{time.time() - start:6.0f} s] {key}: {self.cache[key]}', flush=True)
-            atomic_write(self.cache_file, json.dumps(self.cache, indent=1, sort_keys=True))
-        return self.cache[key]
-
-    def tool(self, name, *args, env):
-        log = osp.join(self.root, 'tools.log')
-        with open(log, 'a') as f:
-            subprocess.run([sys.executable, osp.join(ROOT, 'tools', name), *args], check=True,
-                           cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
 
     def make_adversarial(self):
         start = time.time()
@@ -199,28 +182,14 @@ def to_markdown(s: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def update_page(path: str, text: str) -> None:
-    content = open(path).read()
-    if BEGIN not in content or END not in content:
-        raise SystemExit(f'error: {path} has no {BEGIN} ... {END} block')
-    atomic_write(path, re.sub(re.escape(BEGIN) + '.*?' + re.escape(END),
-                              lambda _: f'{BEGIN}\n{text}{END}', content, flags=re.S))
-
-
 def main(argv=None):
     args = parse_args(argv)
     bench = Bench(args)
     if not args.collect_only:
         bench.run()
     summary = summarize(bench.cache, args)
-    text = to_markdown(summary)
-    os.makedirs(osp.dirname(args.out), exist_ok=True)
-    atomic_write(args.out + '.json', json.dumps(dict(summary, pieces=bench.cache), indent=1,
-                                                sort_keys=True))
-    atomic_write(args.out + '.md', text)
-    if args.readme:
-        update_page(args.readme, text)
-    print(text)
+    write_outputs(args.out, summary, bench.cache, to_markdown(summary), args.readme, BEGIN,
+                  END)
 
 
 if __name__ == '__main__':

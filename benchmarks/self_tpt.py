@@ -22,15 +22,14 @@ import argparse
 import json
 import os
 import os.path as osp
-import re
 import statistics
-import subprocess
 import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.pieces import Pieces, write_outputs  # noqa: E402
 from mmdet_sdpt.utils.atomic_io import atomic_write  # noqa: E402
 
 BEGIN, END = '<!-- self-tpt:begin -->', '<!-- self-tpt:end -->'
@@ -60,29 +59,14 @@ def classes(name):
     return list(SHAPEWORLD_DATASETS[name]['classes'])
 
 
-class Bench:
+class Bench(Pieces):
     def __init__(self, args):
-        self.args, self.root = args, args.work_root
-        os.makedirs(self.root, exist_ok=True)
-        self.cache_file = osp.join(self.root, 'results.json')
-        self.cache = json.load(open(self.cache_file)) if osp.exists(self.cache_file) else {}
+        super().__init__(args.work_root)
+        self.args = args
 
     def env(self, dataset, seed):
         return dict(os.environ, ODINW_DATASET=dataset, ODINW_SHOT=str(self.args.shot),
                     ODINW_SEED=str(seed), OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
-
-    def cached(self, key, compute):
-        if key not in self.cache:
-            start = time.time()
-            self.cache[key] = compute()
-            print(f'[{time.time() - start:6.0f} s] {key}: {self.cache[key]}', flush=True)
-            atomic_write(self.cache_file, json.dumps(self.cache, indent=1, sort_keys=True))
-        return self.cache[key]
-
-    def tool(self, name, *args, env):
-        with open(osp.join(self.root, 'tools.log'), 'a') as log:
-            subprocess.run([sys.executable, osp.join(ROOT, 'tools', name), *args], check=True,
-                           cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def stage1(self, seed, cpt):
         work_dir = osp.join(self.root, f'stage1_{"cpt" if cpt else "nocpt"}_seed{seed}')
@@ -277,28 +261,14 @@ def to_markdown(s: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def update_page(path: str, text: str) -> None:
-    content = open(path).read()
-    if BEGIN not in content or END not in content:
-        raise SystemExit(f'error: {path} has no {BEGIN} ... {END} block')
-    atomic_write(path, re.sub(re.escape(BEGIN) + '.*?' + re.escape(END),
-                              lambda _: f'{BEGIN}\n{text}{END}', content, flags=re.S))
-
-
 def main(argv=None):
     args = parse_args(argv)
     bench = Bench(args)
     if not args.collect_only:
         bench.run()
     summary = summarize(bench.cache, args)
-    text = to_markdown(summary)
-    os.makedirs(osp.dirname(args.out), exist_ok=True)
-    atomic_write(args.out + '.json', json.dumps(dict(summary, pieces=bench.cache), indent=1,
-                                                sort_keys=True))
-    atomic_write(args.out + '.md', text)
-    if args.readme:
-        update_page(args.readme, text)
-    print(text)
+    write_outputs(args.out, summary, bench.cache, to_markdown(summary), args.readme, BEGIN,
+                  END)
 
 
 if __name__ == '__main__':

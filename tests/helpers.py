@@ -2,6 +2,7 @@
 batches, exact comparisons, adapter files, the files tools leave. Nothing here is a test,
 and no test module imports another."""
 import copy
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -195,6 +196,16 @@ def write_protocol_run(root, detector, method, dataset, shot, seed, ap, base_ap)
                 f"odinw_shot = {shot}\nodinw_seed = {seed}\n"
                 f"detector = '{detector}'\nmethod = '{method}'\n")
     return work_dir
+
+
+def load_script(*path):
+    """A script of the repository (e.g. ``'benchmarks', 'robust.py'``) as a module, its
+    ``main`` not run."""
+    file = osp.join(ROOT, *path)
+    spec = importlib.util.spec_from_file_location(osp.splitext(path[-1])[0] + '_script', file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_tool(tool, *args, env=None):

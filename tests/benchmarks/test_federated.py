@@ -2,21 +2,15 @@
 rounds to 90% of the centralized AP are the first round whose mean reaches it, the bytes come
 from the federation's record, and the README block is replaced in place."""
 import argparse
-import importlib.util
-import os.path as osp
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import load_script
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        'federated_benchmark', osp.join(ROOT, 'benchmarks', 'federated.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('benchmarks', 'federated.py')
 
 
 def _args(**kw):
@@ -50,10 +44,22 @@ def test_the_summary_follows_the_pieces(bench):
 
 
 def test_the_readme_block_is_replaced_in_place(bench, tmp_path):
+    from benchmarks.pieces import update_block
     page = tmp_path / 'README.md'
     page.write_text(f'before\n{bench.BEGIN}\nold\n{bench.END}\nafter\n')
-    bench.update_page(str(page), 'new table\n')
+    update_block(str(page), bench.BEGIN, bench.END, 'new table\n')
     assert page.read_text() == f'before\n{bench.BEGIN}\nnew table\n{bench.END}\nafter\n'
     (tmp_path / 'other.md').write_text('no block')
     with pytest.raises(SystemExit, match='has no <!-- federated:begin -->'):
-        bench.update_page(str(tmp_path / 'other.md'), 'x')
+        update_block(str(tmp_path / 'other.md'), bench.BEGIN, bench.END, 'x')
+
+
+def test_a_finished_piece_is_not_computed_again(tmp_path):
+    """A stopped benchmark goes on where it stopped: its pieces live in the work root."""
+    from benchmarks.pieces import Pieces
+    calls = []
+    first = Pieces(str(tmp_path))
+    assert first.cached('a', lambda: calls.append(1) or 0.5) == 0.5
+    again = Pieces(str(tmp_path))  # a new process on the same work root
+    assert again.cached('a', lambda: calls.append(2) or 0.9) == 0.5
+    assert calls == [1]

@@ -2,21 +2,16 @@
 the zero-shot base's transfer column is its own adaptive attack, missing figures show as a
 dash, and the training rate comes from the leaderboard's choice."""
 import argparse
-import importlib.util
 import os.path as osp
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, load_script
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        'robust_benchmark', osp.join(ROOT, 'benchmarks', 'robust.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('benchmarks', 'robust.py')
 
 
 def test_the_table_follows_the_pieces(bench):

@@ -1,21 +1,15 @@
 """benchmarks/self_tpt.py's tables: mean and std over the seeds that have a figure, the
 harmonic mean per seed, the control and the premise's cosine read from the pieces."""
 import argparse
-import importlib.util
-import os.path as osp
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import load_script
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        'self_tpt_benchmark', osp.join(ROOT, 'benchmarks', 'self_tpt.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('benchmarks', 'self_tpt.py')
 
 
 def test_the_summary_follows_the_pieces(bench):
