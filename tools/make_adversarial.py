@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     out_root = osp.abspath(args.out)
     if hasattr(dataset, 'odinw_name'):  # a suite's dataset: the same folder under --out
         from mmdet_sdpt.datasets.suites import get_suite
-        _, _, data_root, suite = dataset._layout_args
+        suite = dataset._layout_args[3]
         out_dir = osp.join(out_root, get_suite(suite).entry(dataset.odinw_name)['data_root'])
     else:
         out_dir = out_root

@@ -30,6 +30,7 @@ class AdversarialTestHook(Hook):
             raise ValueError(f'attack={attack!r}: one of {ATTACKS}')
         self.attack, self.eps, self.steps, self.seed = attack, float(eps), int(steps), seed
         self._base = None
+        self._saved = None  # the model's own test_step while the hook's replaces it
 
     def _model(self, runner):
         return runner.model.module if is_model_wrapper(runner.model) else runner.model
@@ -64,7 +65,7 @@ class AdversarialTestHook(Hook):
 
     def after_test(self, runner) -> None:
         model = self._model(runner)
-        if getattr(self, '_saved', None) is not None:
+        if self._saved is not None:
             model.test_step = self._saved
             self._saved = None
         self._base = None
