@@ -1,5 +1,6 @@
 """AdvPT for a grounding detector, measured honestly: clean and robust box AP of the tiny GLIP
-on a ShapeWorld dataset under three L-inf PGD attacks (mmdet_sdpt/robust/attacks.py):
+on ShapeWorld datasets and the embedded demo under three L-inf PGD attacks
+(mmdet_sdpt/robust/attacks.py):
 
   feature   AdvPT's prompt-free feature attack on the base's backbone+neck (what AdvPT
             trains against; one set of adversarial images for every method);
@@ -7,13 +8,17 @@ on a ShapeWorld dataset under three L-inf PGD attacks (mmdet_sdpt/robust/attacks
             weights) in the loop: the end-to-end attack AdvPT's own evaluation leaves out;
   transfer  the same PGD against the zero-shot base, its images given to each model.
 
+and AdvPT's own test attack (the feature attack at 16/255, 40 steps).
+
 Rows: zero-shot; SDPT (clean training); AdvPT-SDPT (SDPT trained on the training images
 attacked once, eps 8/255, 10 steps, AdvPT's training attack, the prefix cache keeping their
 features); AdvPT text prompts (language_prompt_v2 on the same images); full adversarial
-fine-tuning on the same images (the costly reference). Every training follows the
-leaderboard's protocol (GLIP's few-shot schedule, best on the clean valid split) at the rate
-the leaderboard's sweep chose for the method. Test attacks: --test-steps PGD steps (AdvPT
-tests with 40 at 16/255; this CPU budget: 10), step 1.25 eps / steps, random start.
+fine-tuning on the same images (the costly reference). On ShapeWorld every training follows
+the leaderboard's protocol (GLIP's few-shot schedule, best on the clean valid split) at the
+rate the leaderboard's sweep chose for the method; on the demo (``--datasets demo``) each
+row is the demo's own config (300 iterations, its rate, tested at the end). Test attacks:
+--test-steps PGD steps (this CPU budget: 10; AdvPT's 40 at 16/255 in its own column), step
+1.25 eps / steps, random start.
 
     python benchmarks/robust.py                      # resumable; writes the README block
     python benchmarks/robust.py --collect-only
@@ -35,28 +40,37 @@ sys.path.insert(0, ROOT)
 from benchmarks.pieces import Pieces, write_outputs  # noqa: E402
 
 BEGIN, END = '<!-- robust:begin -->', '<!-- robust:end -->'
-SDPT = 'configs/sdpt/tiny-glip_shapeworld.py'
-# row: (config, trained on the adversarial copy, the leaderboard's method for its rate)
+# row: (config on ShapeWorld, config on the demo, trained on the adversarial copy, the
+# leaderboard's method for its rate on ShapeWorld)
 ROWS = {
-    'zero-shot': (SDPT, None, None),
-    'SDPT': (SDPT, False, 'tiny-glip sdpt'),
-    'AdvPT-SDPT': ('configs/robust/tiny-glip_shapeworld_advpt.py', True, 'tiny-glip sdpt'),
+    'zero-shot': ('configs/sdpt/tiny-glip_shapeworld.py',
+                  'configs/sdpt/demo_tiny-glip_synthetic.py', None, None),
+    'SDPT': ('configs/sdpt/tiny-glip_shapeworld.py', 'configs/sdpt/demo_tiny-glip_synthetic.py',
+             False, 'tiny-glip sdpt'),
+    'AdvPT-SDPT': ('configs/robust/tiny-glip_shapeworld_advpt.py',
+                   'configs/robust/demo_tiny-glip_synthetic_advpt.py', True, 'tiny-glip sdpt'),
     'AdvPT text prompts (language_prompt_v2)': (
-        'configs/baselines/language_prompt_v2/tiny-glip_shapeworld.py', True,
+        'configs/baselines/language_prompt_v2/tiny-glip_shapeworld.py',
+        'configs/baselines/language_prompt_v2/demo_tiny-glip_synthetic.py', True,
         'tiny-glip language_prompt_v2'),
-    'full adversarial fine-tuning': ('configs/baselines/full/tiny-glip_shapeworld.py', True,
-                                     'tiny-glip full'),
+    'full adversarial fine-tuning': (
+        'configs/baselines/full/tiny-glip_shapeworld.py',
+        'configs/baselines/full/demo_tiny-glip_synthetic.py', True, 'tiny-glip full'),
 }
+DEMO = 'demo'
 ATTACKS = ('feature', 'adaptive', 'transfer')
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--dataset', default='Thermal')
+    p.add_argument('--datasets', nargs='+', default=['Thermal', 'Synonyms', DEMO],
+                   help=f'ShapeWorld datasets, and {DEMO!r} for the embedded demo')
     p.add_argument('--shot', type=int, default=3)
     p.add_argument('--seed', type=int, default=3)
     p.add_argument('--eps', type=float, nargs='+', default=[2, 4, 8])
     p.add_argument('--test-steps', type=int, default=10)
+    p.add_argument('--advpt-test', type=float, nargs=2, default=[16, 40],
+                   metavar=('EPS', 'STEPS'), help="AdvPT's own test attack (feature)")
     p.add_argument('--train-eps', type=float, default=8)
     p.add_argument('--train-steps', type=int, default=10)
     p.add_argument('--rows', nargs='+', default=list(ROWS))
@@ -77,34 +91,49 @@ def chosen_rate(method):
 
 
 class Bench(Pieces):
+    """The pieces of every dataset, keyed ``<dataset>/<piece>``; each dataset's work under
+    ``work_root/<dataset>``."""
+
     def __init__(self, args):
         super().__init__(args.work_root)
         self.args = args
-        self.clean_root = osp.join(self.root, 'data')
-        self.adv_root = osp.join(self.root, f'adversarial_eps{args.train_eps:g}')
+        self.clean_root = osp.join(self.root, 'data')  # the generated suite, or the demo's
 
-    def env(self, adversarial=False):
-        return dict(os.environ, ODINW_DATASET=self.args.dataset, ODINW_SHOT=str(self.args.shot),
-                    ODINW_SEED=str(self.args.seed), OMP_NUM_THREADS='1',
-                    PYTHONWARNINGS='ignore',
-                    ODINW_ROOT=self.adv_root if adversarial else self.clean_root)
+    def adv_root(self, dataset):
+        return osp.join(self.root, dataset, f'adversarial_eps{self.args.train_eps:g}')
 
-    def make_adversarial(self):
+    def config(self, dataset, row):
+        return osp.join(ROOT, ROWS[row][1 if dataset == DEMO else 0])
+
+    def env(self, dataset, adversarial=False):
+        root = self.adv_root(dataset) if adversarial else self.clean_root
+        env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+        if dataset == DEMO:
+            return dict(env, DEMO_DATA=root)
+        return dict(env, ODINW_DATASET=dataset, ODINW_SHOT=str(self.args.shot),
+                    ODINW_SEED=str(self.args.seed), ODINW_ROOT=root)
+
+    def make_adversarial(self, dataset):
         start = time.time()
-        self.tool('make_adversarial.py', osp.join(ROOT, SDPT), '--out', self.adv_root,
+        # a suite's dataset lands under its own folder of --out; the demo's transfer part
+        # is the folder itself, and DEMO_DATA names its parent
+        out = self.adv_root(dataset)
+        if dataset == DEMO:
+            out = osp.join(out, 'transfer')
+        self.tool('make_adversarial.py', self.config(dataset, 'AdvPT-SDPT'), '--out', out,
                   '--eps', str(self.args.train_eps), '--steps', str(self.args.train_steps),
-                  env=self.env())
+                  env=self.env(dataset))
         return dict(seconds=round(time.time() - start, 1))
 
-    def train(self, row):
-        config, adversarial, method = ROWS[row]
-        work_dir = osp.join(self.root, 'train', re.sub(r'\W+', '_', row))
+    def train(self, dataset, row):
+        adversarial, method = ROWS[row][2:]
+        work_dir = osp.join(self.root, dataset, 'train', re.sub(r'\W+', '_', row))
         options = []
-        rate = chosen_rate(method)
+        rate = None if dataset == DEMO else chosen_rate(method)
         if rate is not None:
             options = ['--cfg-options', f'optim_wrapper.optimizer.lr={rate}']
-        self.tool('train.py', osp.join(ROOT, config), '--work-dir', work_dir, '--resume',
-                  *options, env=self.env(adversarial))
+        self.tool('train.py', self.config(dataset, row), '--work-dir', work_dir, '--resume',
+                  *options, env=self.env(dataset, adversarial))
         from mmdet_sdpt.protocol.steps import best_checkpoint
         cost = json.load(open(osp.join(work_dir, 'cost.json')))
         best = cost.get('best') or {}
@@ -112,51 +141,65 @@ class Bench(Pieces):
                     train_seconds=cost.get('train_seconds'), epochs=cost.get('epochs'),
                     seconds_to_best=best.get('seconds'), stopped_early=cost.get('stopped_early'))
 
-    def robust(self, row, attack, eps):
+    def robust(self, dataset, row, attack, eps, steps, name=None):
         """{eps: AP} of ``row`` under ``attack`` at every budget of ``eps`` (one process)."""
-        config = ROWS[row][0]
-        work_dir = osp.join(self.root, 'robust', re.sub(r'\W+', '_', row), attack)
+        work_dir = osp.join(self.root, dataset, 'robust', re.sub(r'\W+', '_', row),
+                            name or attack)
         target = (['--zero-shot'] if row == 'zero-shot' else
-                  [self.cache[f'train/{row}']['checkpoint']])
-        self.tool('robust_test.py', osp.join(ROOT, config), *target, '--attack', attack,
-                  '--eps', *[f'{e:g}' for e in eps], '--steps', str(self.args.test_steps),
-                  '--work-dir', work_dir, env=self.env())
+                  [self.cache[f'{dataset}/train/{row}']['checkpoint']])
+        self.tool('robust_test.py', self.config(dataset, row), *target, '--attack', attack,
+                  '--eps', *[f'{e:g}' for e in eps], '--steps', str(steps),
+                  '--work-dir', work_dir, env=self.env(dataset))
         return json.load(open(osp.join(work_dir, f'robust_{attack}.json')))['ap']
 
     def run(self):
         a = self.args
-        if any(ROWS[r][1] for r in a.rows):
-            self.cached('adversarial_images', self.make_adversarial)
-        for row in a.rows:
-            if row != 'zero-shot':
-                self.cached(f'train/{row}', lambda: self.train(row))
-            for attack in ATTACKS:
-                if attack == 'transfer' and row == 'zero-shot':
-                    continue  # the base's own attack is the adaptive one
-                # the clean AP with the adaptive attack's process (eps 0)
-                eps = ([0.0] if attack == 'adaptive' else []) + list(a.eps)
-                self.cached(f'{row}/{attack}', lambda: self.robust(row, attack, eps))
+        for dataset in a.datasets:
+            if any(ROWS[r][2] for r in a.rows):
+                self.cached(f'{dataset}/adversarial_images',
+                            lambda: self.make_adversarial(dataset))
+            for row in a.rows:
+                key = f'{dataset}/{row}'
+                if row != 'zero-shot':
+                    self.cached(f'{dataset}/train/{row}', lambda: self.train(dataset, row))
+                for attack in ATTACKS:
+                    if attack == 'transfer' and row == 'zero-shot':
+                        continue  # the base's own attack is the adaptive one
+                    # the clean AP with the adaptive attack's process (eps 0)
+                    eps = ([0.0] if attack == 'adaptive' else []) + list(a.eps)
+                    self.cached(f'{key}/{attack}',
+                                lambda: self.robust(dataset, row, attack, eps, a.test_steps))
+                eps, steps = a.advpt_test
+                self.cached(f'{key}/advpt_test', lambda: self.robust(
+                    dataset, row, 'feature', [eps], int(steps), name='advpt_test'))
 
 
 def summarize(cache, args) -> dict:
-    table = {}
-    for row in args.rows:
-        adaptive = cache.get(f'{row}/adaptive')
-        if adaptive is None:
-            continue
-        entry = dict(clean=adaptive.get('0'))
-        for attack in ATTACKS:
-            key = 'adaptive' if (attack == 'transfer' and row == 'zero-shot') else attack
-            got = cache.get(f'{row}/{key}') or {}
-            entry[attack] = {f'{e:g}': got.get(f'{e:g}') for e in args.eps}
-        train = cache.get(f'train/{row}') or {}
-        entry['train_seconds'] = train.get('train_seconds')
-        entry['lr'] = train.get('lr')
-        table[row] = entry
-    return dict(rows=table, dataset=args.dataset, shot=args.shot, seed=args.seed,
+    datasets = {}
+    for dataset in args.datasets:
+        table = {}
+        for row in args.rows:
+            got = {k[len(f'{dataset}/{row}/'):]: v for k, v in cache.items()
+                   if k.startswith(f'{dataset}/{row}/')}
+            if 'adaptive' not in got:
+                continue
+            entry = dict(clean=got['adaptive'].get('0'))
+            for attack in ATTACKS:
+                key = 'adaptive' if (attack == 'transfer' and row == 'zero-shot') else attack
+                entry[attack] = {f'{e:g}': (got.get(key) or {}).get(f'{e:g}')
+                                 for e in args.eps}
+            entry['advpt_test'] = (got.get('advpt_test') or {}).get(f'{args.advpt_test[0]:g}')
+            train = cache.get(f'{dataset}/train/{row}') or {}
+            entry['train_seconds'] = train.get('train_seconds')
+            entry['lr'] = train.get('lr')
+            table[row] = entry
+        if table:
+            datasets[dataset] = dict(rows=table, attack_seconds=(
+                cache.get(f'{dataset}/adversarial_images') or {}).get('seconds'))
+    return dict(datasets=datasets, shot=args.shot, seed=args.seed,
                 eps=[f'{e:g}' for e in args.eps], test_steps=args.test_steps,
-                train_eps=args.train_eps, train_steps=args.train_steps,
-                attack_seconds=(cache.get('adversarial_images') or {}).get('seconds'))
+                advpt_test=dict(eps=args.advpt_test[0], steps=int(args.advpt_test[1])),
+                train_eps=args.train_eps, train_steps=args.train_steps)
 
 
 def _ap(x):
@@ -164,22 +207,29 @@ def _ap(x):
 
 
 def to_markdown(s: dict) -> str:
-    eps = s['eps']
-    head = ['method', 'clean'] + [f'{a} {e}' for a in ATTACKS for e in eps] + ['train s']
+    eps, advpt = s['eps'], s['advpt_test']
+    head = (['method', 'clean'] + [f'{a} {e}' for a in ATTACKS for e in eps] +
+            [f'AdvPT test {advpt["eps"]:g}', 'train s'])
     lines = [
-        f'Tiny GLIP on ShapeWorld {s["dataset"]}, {s["shot"]}-shot seed {s["seed"]}; box AP on '
-        f'the test split, clean and under L-inf PGD at eps/255 = {", ".join(eps)} '
-        f'({s["test_steps"]} steps). AdvPT rows trained on the training images attacked once '
-        f'(feature attack, eps {s["train_eps"]:g}/255, {s["train_steps"]} steps: '
-        f'{s["attack_seconds"]} s). Generated by `python benchmarks/robust.py`; one dataset, '
-        'one seed.', '',
-        '| ' + ' | '.join(head) + ' |', '|---|' + '---:|' * (len(head) - 1)]
-    for row, e in s['rows'].items():
-        cells = [row, _ap(e['clean'])] + [_ap(e[a][x]) for a in ATTACKS for x in eps]
-        secs = e.get('train_seconds')
-        cells.append('—' if secs is None else f'{secs:.0f}')
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines) + '\n'
+        f'Tiny GLIP; box AP on the test split, clean and under L-inf PGD at eps/255 = '
+        f'{", ".join(eps)} ({s["test_steps"]} steps), and under AdvPT\'s own test attack (the '
+        f'feature attack at {advpt["eps"]:g}/255, {advpt["steps"]} steps). ShapeWorld: '
+        f'{s["shot"]}-shot seed {s["seed"]}, GLIP\'s few-shot schedule; the demo: its own '
+        '300 iterations. AdvPT rows trained on the training images attacked once (feature '
+        f'attack, eps {s["train_eps"]:g}/255, {s["train_steps"]} steps). Generated by '
+        '`python benchmarks/robust.py`; one seed.', '']
+    for dataset, d in s['datasets'].items():
+        name = 'the demo' if dataset == DEMO else f'ShapeWorld {dataset}'
+        lines += [f'**{name}** (training images attacked in {d["attack_seconds"]} s)', '',
+                  '| ' + ' | '.join(head) + ' |', '|---|' + '---:|' * (len(head) - 1)]
+        for row, e in d['rows'].items():
+            cells = ([row, _ap(e['clean'])] + [_ap(e[a][x]) for a in ATTACKS for x in eps] +
+                     [_ap(e.get('advpt_test'))])
+            secs = e.get('train_seconds')
+            cells.append('—' if secs is None else f'{secs:.0f}')
+            lines.append('| ' + ' | '.join(cells) + ' |')
+        lines.append('')
+    return '\n'.join(lines)
 
 
 def main(argv=None):
