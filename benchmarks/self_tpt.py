@@ -7,6 +7,8 @@ shapes; ManyClasses: those and new shapes), test box AP of
   zero-shot                the base with the plain names;
   template                 the base with a hand-made template per name ("a photo of a
                            {name}", GLIP's caption prompt);
+  K-template ensemble      the base with each class's token features averaged over K
+                           template captions (configs/self_tpt/tiny-glip_shapeworld_ensemble.py);
   stage 1                  the stage-1 context, no stage 2;
   stage 1 without CPT      stage 1 with the detection loss alone (cpt_weight=0), no stage 2;
   Self-TPT                 stage 1, then stage 2 on the target's names (no images);
@@ -34,6 +36,7 @@ from mmdet_sdpt.utils.atomic_io import atomic_write  # noqa: E402
 
 BEGIN, END = '<!-- self-tpt:begin -->', '<!-- self-tpt:end -->'
 CONFIG = 'configs/self_tpt/tiny-glip_shapeworld.py'
+ENSEMBLE = 'configs/self_tpt/tiny-glip_shapeworld_ensemble.py'
 SOURCE = 'BaseShapes'
 TEMPLATE = 'a photo of a '
 
@@ -90,10 +93,10 @@ class Bench(Pieces):
         meta = torch.load(out, weights_only=True)['meta']['self_tpt_stage2']
         return dict(checkpoint=out, seconds=meta['seconds'])
 
-    def test(self, dataset, seed, checkpoint=None, tag='', template=False):
+    def test(self, dataset, seed, checkpoint=None, tag='', template=False, config=CONFIG):
         from mmdet_sdpt.leaderboard.runs import newest_result
         work_dir = osp.join(self.root, 'test', f'{tag}_{dataset}_seed{seed}')
-        config = osp.join(ROOT, CONFIG)
+        config = osp.join(ROOT, config)
         if template:  # GLIP's caption prompt: the template before every name
             config = osp.join(self.root, f'template_{dataset}.py')
             prompt = {n: dict(prefix=TEMPLATE) for n in classes(dataset)}
@@ -120,6 +123,8 @@ class Bench(Pieces):
                                                                               tag='zero'))
                 self.cached(f'template/{dataset}/{seed}', lambda: self.test(
                     dataset, seed, tag='template', template=True))
+                self.cached(f'ensemble/{dataset}/{seed}', lambda: self.test(
+                    dataset, seed, tag='ensemble', config=ENSEMBLE))
                 self.cached(f'stage1/{dataset}/{seed}', lambda: self.test(dataset, seed, s1,
                                                                           'stage1'))
                 self.cached(f'nocpt/{dataset}/{seed}', lambda: self.test(dataset, seed, s1n,
@@ -200,7 +205,8 @@ def summarize(cache, args) -> dict:
     seeds, rows = args.seeds, {}
     for target in args.targets:
         base_of = {  # base AP kept by each variant (BaseShapes test, same context)
-            'zero-shot': 'zero-shot', 'template': 'template', 'stage 1': 'stage1',
+            'zero-shot': 'zero-shot', 'template': 'template',
+            'K-template ensemble': 'ensemble', 'stage 1': 'stage1',
             'stage 1 without CPT': 'nocpt'}
         table = {}
         for label, key in base_of.items():

@@ -15,3 +15,4 @@ from .lora import LoRA  # noqa: E402,F401
 from . import vpt, coupled_prompts, sep, reparameterized_prompts  # noqa: E402,F401  (register)
 from .domain_sdpt import DomainAwareSDPT  # noqa: E402,F401
 from .self_tpt import SelfTPT  # noqa: E402,F401
+from .template_ensemble import TemplateEnsemble, TemplateEnsembleHook  # noqa: E402,F401

@@ -12,6 +12,7 @@ from tests.helpers import ROOT, run_tool
 
 pytestmark = pytest.mark.slow
 CONFIG = osp.join(ROOT, 'configs', 'self_tpt', 'tiny-glip_shapeworld.py')
+ENSEMBLE = osp.join(ROOT, 'configs', 'self_tpt', 'tiny-glip_shapeworld_ensemble.py')
 
 
 def test_stage_one_then_names_only_stage_two_then_evaluation(tmp_path):
@@ -40,6 +41,12 @@ def test_stage_one_then_names_only_stage_two_then_evaluation(tmp_path):
     test = run_tool('test.py', CONFIG, out, '--work-dir', str(tmp_path / 'test'),
                     env=dict(env, ODINW_DATASET='Synonyms'))
     assert test.returncode == 0, test.stderr[-3000:]
+    # the K-template ensemble, training-free, on the same adapter and on the base
+    for target in (out, '--zero-shot'):
+        ensemble = run_tool('test.py', ENSEMBLE, target, '--work-dir',
+                            str(tmp_path / 'ensemble'), env=dict(env, ODINW_DATASET='Synonyms'))
+        assert ensemble.returncode == 0, ensemble.stderr[-3000:]
+        assert 'TemplateEnsembleHook' in ensemble.stdout + ensemble.stderr
     refused = run_tool('self_tpt_adapt.py', osp.join(ROOT, 'configs', 'sdpt',
                                                      'tiny-glip_shapeworld.py'), first,
                        '--names', 'a', 'b', '--out', str(tmp_path / 'x.pth'), env=env)
