@@ -15,6 +15,8 @@ What a bank holds:
   adapter loads (a copy of the module with the adapter's tensors), so a served forward
   gathers them and computes no projection;
 - language_prompt_v2's text offset: the adapter's offset itself;
+- Self-TPT's text context: each image's caption (GLIP encodes one per image) gets its
+  adapter's context spliced into BERT's input;
 - LoRA's A and B of every adapted Linear (fusion, Swin, BERT): a served forward applies
   each image's own low-rank update (batched matrix products) to the base Linear's output;
 - VPT's tokens of every Swin block: each image's windows attend to its own prompts;

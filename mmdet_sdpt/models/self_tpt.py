@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from ..registry import TUNERS
-from .adapter_choice import switched_off
+from .adapter_choice import chosen, switched_off
 from .base_tuner import BaseTuner
 from .tuner_module import TunerModule
 
@@ -44,9 +44,9 @@ class TextContext(TunerModule):
     Attached as ``language_model.self_tpt``; hooks on the HF BERT splice the context after
     [CLS] of every sequence the detector encodes and cut it from the outputs."""
 
-    # not served per image: GLIP encodes one caption for a batch whose prompts agree, so a
-    # context per image has no place to go (a served model takes one Self-TPT adapter)
-    bank_names = None
+    # served per image (mmdet_sdpt.serving): GLIP's predict encodes one caption per image,
+    # so each row of BERT's input takes its own image's context
+    bank_names = ('context', )
 
     def __init__(self, num_tokens: int, hidden: int, init_std: float = 0.02):
         super().__init__()
@@ -69,7 +69,15 @@ class TextContext(TunerModule):
             raise NotImplementedError('Self-TPT context needs a 2-D text mask (GLIP); '
                                       "Grounding DINO's sub-sentence masks are not supported")
         words = bert.embeddings.word_embeddings(input_ids)
-        ctx = self.context.to(words.dtype).expand(words.size(0), -1, -1)
+        rows = chosen(self, 'context')  # (B, K, H): each image's adapter, or None
+        if rows is None:
+            ctx = self.context.to(words.dtype).expand(words.size(0), -1, -1)
+        elif rows.size(0) != words.size(0):
+            raise RuntimeError(f'{rows.size(0)} images chose adapters but the language model '
+                               f'encodes {words.size(0)} captions: a served Self-TPT needs one '
+                               'caption per image (GLIP\'s predict)')
+        else:
+            ctx = rows.to(words.dtype)
         kwargs['inputs_embeds'] = torch.cat([words[:, :1], ctx, words[:, 1:]], dim=1)
         if mask is not None:
             kwargs['attention_mask'] = torch.cat(

@@ -42,6 +42,8 @@ SERVED_TUNERS = dict(
     new_tuner=dict(type='TextPrefixTokens', num_tokens=4),  # projects/new_tuner's, as is
     # Fed-DPT-style prompts: each image mixes the domains' tokens by its own features
     domain_sdpt=dict(type='DomainAwareSDPT', domains=['A', 'B'], num_shared=2, num_domain=2),
+    # Self-TPT's text context: each image's caption gets its own adapter's context in BERT
+    self_tpt=dict(type='SelfTPT', num_tokens=4),
 )
 
 

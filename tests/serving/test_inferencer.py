@@ -15,7 +15,8 @@ from tests.helpers import (LONG, LONG_CLASSES, TEXT, assert_same_preds, cut_by_b
 
 
 @pytest.mark.parametrize('setting', ['glip', 'gdino', 'language_prompt', 'mudpt', 'maple',
-                                     'lora', 'vpt', 'sep', 'new_tuner', 'domain_sdpt'])
+                                     'lora', 'vpt', 'sep', 'new_tuner', 'domain_sdpt',
+                                     'self_tpt'])
 def test_a_mixed_batch_equals_each_image_alone_with_its_adapter(setting, served):
     from mmdet.apis import DetInferencer
 
