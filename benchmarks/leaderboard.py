@@ -74,11 +74,20 @@ CHOICE = 'lr_choice.json'  # mmdet_sdpt.engine.lr_sweep.CHOICE_FILE
 BEGIN, END = '<!-- leaderboard:begin -->', '<!-- leaderboard:end -->'
 
 
+# methods whose ShapeWorld config is not configs/baselines/<method>/tiny-<detector>_shapeworld.py
+ELSEWHERE = {'sdpt': 'sdpt/{name}.py', 'self_tpt': 'self_tpt/{name}.py',
+             'advpt_sdpt': 'robust/{name}_advpt.py', 'advpt_text': 'robust/{name}_advpt_text.py',
+             'adv_full': 'robust/{name}_adv_full.py'}
+
+
 def config_of(method: str, detector: str) -> str:
-    name = f'tiny-{detector}_shapeworld.py'
-    if method == 'sdpt':
-        return osp.join(ROOT, 'configs', 'sdpt', name)
-    return osp.join(ROOT, 'configs', 'baselines', method, name)
+    name = f'tiny-{detector}_shapeworld'
+    where = ELSEWHERE.get(method, f'baselines/{method}/{{name}}.py').format(name=name)
+    path = osp.join(ROOT, 'configs', where)
+    if not osp.isfile(path):
+        raise SystemExit(f'error: no ShapeWorld config of method {method!r} for the tiny '
+                         f'{detector}: {path} is missing')
+    return path
 
 
 def parse_args(argv=None):

@@ -13,10 +13,12 @@ and AdvPT's own test attack (the feature attack at 16/255, 40 steps).
 Rows: zero-shot; SDPT (clean training); AdvPT-SDPT (SDPT trained on the training images
 attacked once, eps 8/255, 10 steps, AdvPT's training attack, the prefix cache keeping their
 features); AdvPT text prompts (language_prompt_v2 on the same images); full adversarial
-fine-tuning on the same images (the costly reference). On ShapeWorld every training follows
-the leaderboard's protocol (GLIP's few-shot schedule, best on the clean valid split) at the
-rate the leaderboard's sweep chose for the method; on the demo (``--datasets demo``) each
-row is the demo's own config (300 iterations, its rate, tested at the end). Test attacks:
+fine-tuning on the same images (the costly reference). Each adversarial row is one config of
+configs/robust/ whose run attacks its own training images (AdversarialTrainingSetHook). On
+ShapeWorld every training follows the leaderboard's protocol (GLIP's few-shot schedule,
+best on the clean valid split) at the rate the leaderboard's sweep chose for the method; on
+the demo (``--datasets demo``) each row is the demo's own config (300 iterations, its rate,
+tested at the end). Test attacks:
 --test-steps PGD steps (this CPU budget: 10; AdvPT's 40 at 16/255 in its own column), step
 1.25 eps / steps, random start.
 
@@ -32,7 +34,6 @@ import os
 import os.path as osp
 import re
 import sys
-import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -40,22 +41,22 @@ sys.path.insert(0, ROOT)
 from benchmarks.pieces import Pieces, write_outputs  # noqa: E402
 
 BEGIN, END = '<!-- robust:begin -->', '<!-- robust:end -->'
-# row: (config on ShapeWorld, config on the demo, trained on the adversarial copy, the
-# leaderboard's method for its rate on ShapeWorld)
+# row: (config on ShapeWorld, config on the demo, the leaderboard's method for its rate on
+# ShapeWorld); the adversarial rows' configs attack their training images themselves
+# (AdversarialTrainingSetHook)
 ROWS = {
     'zero-shot': ('configs/sdpt/tiny-glip_shapeworld.py',
-                  'configs/sdpt/demo_tiny-glip_synthetic.py', None, None),
+                  'configs/sdpt/demo_tiny-glip_synthetic.py', None),
     'SDPT': ('configs/sdpt/tiny-glip_shapeworld.py', 'configs/sdpt/demo_tiny-glip_synthetic.py',
-             False, 'tiny-glip sdpt'),
+             'tiny-glip sdpt'),
     'AdvPT-SDPT': ('configs/robust/tiny-glip_shapeworld_advpt.py',
-                   'configs/robust/demo_tiny-glip_synthetic_advpt.py', True, 'tiny-glip sdpt'),
+                   'configs/robust/demo_tiny-glip_synthetic_advpt.py', 'tiny-glip sdpt'),
     'AdvPT text prompts (language_prompt_v2)': (
-        'configs/baselines/language_prompt_v2/tiny-glip_shapeworld.py',
-        'configs/baselines/language_prompt_v2/demo_tiny-glip_synthetic.py', True,
-        'tiny-glip language_prompt_v2'),
+        'configs/robust/tiny-glip_shapeworld_advpt_text.py',
+        'configs/robust/demo_tiny-glip_synthetic_advpt_text.py', 'tiny-glip language_prompt_v2'),
     'full adversarial fine-tuning': (
-        'configs/baselines/full/tiny-glip_shapeworld.py',
-        'configs/baselines/full/demo_tiny-glip_synthetic.py', True, 'tiny-glip full'),
+        'configs/robust/tiny-glip_shapeworld_adv_full.py',
+        'configs/robust/demo_tiny-glip_synthetic_adv_full.py', 'tiny-glip full'),
 }
 DEMO = 'demo'
 ATTACKS = ('feature', 'adaptive', 'transfer')
@@ -71,8 +72,6 @@ def parse_args(argv=None):
     p.add_argument('--test-steps', type=int, default=10)
     p.add_argument('--advpt-test', type=float, nargs=2, default=[16, 40],
                    metavar=('EPS', 'STEPS'), help="AdvPT's own test attack (feature)")
-    p.add_argument('--train-eps', type=float, default=8)
-    p.add_argument('--train-steps', type=int, default=10)
     p.add_argument('--rows', nargs='+', default=list(ROWS))
     p.add_argument('--work-root', default=osp.join(ROOT, 'work_dirs', 'robust_benchmark'))
     p.add_argument('--out', default=osp.join(ROOT, 'benchmarks', 'results', 'robust'))
@@ -99,47 +98,34 @@ class Bench(Pieces):
         self.args = args
         self.clean_root = osp.join(self.root, 'data')  # the generated suite, or the demo's
 
-    def adv_root(self, dataset):
-        return osp.join(self.root, dataset, f'adversarial_eps{self.args.train_eps:g}')
-
     def config(self, dataset, row):
         return osp.join(ROOT, ROWS[row][1 if dataset == DEMO else 0])
 
-    def env(self, dataset, adversarial=False):
-        root = self.adv_root(dataset) if adversarial else self.clean_root
+    def env(self, dataset):
         env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
         if dataset == DEMO:
-            return dict(env, DEMO_DATA=root)
+            return dict(env, DEMO_DATA=self.clean_root)
         return dict(env, ODINW_DATASET=dataset, ODINW_SHOT=str(self.args.shot),
-                    ODINW_SEED=str(self.args.seed), ODINW_ROOT=root)
-
-    def make_adversarial(self, dataset):
-        start = time.time()
-        # a suite's dataset lands under its own folder of --out; the demo's transfer part
-        # is the folder itself, and DEMO_DATA names its parent
-        out = self.adv_root(dataset)
-        if dataset == DEMO:
-            out = osp.join(out, 'transfer')
-        self.tool('make_adversarial.py', self.config(dataset, 'AdvPT-SDPT'), '--out', out,
-                  '--eps', str(self.args.train_eps), '--steps', str(self.args.train_steps),
-                  env=self.env(dataset))
-        return dict(seconds=round(time.time() - start, 1))
+                    ODINW_SEED=str(self.args.seed), ODINW_ROOT=self.clean_root)
 
     def train(self, dataset, row):
-        adversarial, method = ROWS[row][2:]
+        method = ROWS[row][2]
         work_dir = osp.join(self.root, dataset, 'train', re.sub(r'\W+', '_', row))
         options = []
         rate = None if dataset == DEMO else chosen_rate(method)
         if rate is not None:
             options = ['--cfg-options', f'optim_wrapper.optimizer.lr={rate}']
         self.tool('train.py', self.config(dataset, row), '--work-dir', work_dir, '--resume',
-                  *options, env=self.env(dataset, adversarial))
+                  *options, env=self.env(dataset))
         from mmdet_sdpt.protocol.steps import best_checkpoint
         cost = json.load(open(osp.join(work_dir, 'cost.json')))
         best = cost.get('best') or {}
+        manifest = osp.join(work_dir, 'adversarial', 'manifest.json')
+        attack = json.load(open(manifest)) if osp.exists(manifest) else {}
         return dict(checkpoint=best_checkpoint(work_dir), lr=rate,
                     train_seconds=cost.get('train_seconds'), epochs=cost.get('epochs'),
-                    seconds_to_best=best.get('seconds'), stopped_early=cost.get('stopped_early'))
+                    seconds_to_best=best.get('seconds'), stopped_early=cost.get('stopped_early'),
+                    attack=attack.get('setting'), attack_seconds=attack.get('seconds'))
 
     def robust(self, dataset, row, attack, eps, steps, name=None):
         """{eps: AP} of ``row`` under ``attack`` at every budget of ``eps`` (one process)."""
@@ -155,9 +141,6 @@ class Bench(Pieces):
     def run(self):
         a = self.args
         for dataset in a.datasets:
-            if any(ROWS[r][2] for r in a.rows):
-                self.cached(f'{dataset}/adversarial_images',
-                            lambda: self.make_adversarial(dataset))
             for row in a.rows:
                 key = f'{dataset}/{row}'
                 if row != 'zero-shot':
@@ -194,12 +177,12 @@ def summarize(cache, args) -> dict:
             entry['lr'] = train.get('lr')
             table[row] = entry
         if table:
-            datasets[dataset] = dict(rows=table, attack_seconds=(
-                cache.get(f'{dataset}/adversarial_images') or {}).get('seconds'))
+            attack = cache.get(f'{dataset}/train/AdvPT-SDPT') or {}
+            datasets[dataset] = dict(rows=table, attack_seconds=attack.get('attack_seconds'),
+                                     attack=attack.get('attack'))
     return dict(datasets=datasets, shot=args.shot, seed=args.seed,
                 eps=[f'{e:g}' for e in args.eps], test_steps=args.test_steps,
-                advpt_test=dict(eps=args.advpt_test[0], steps=int(args.advpt_test[1])),
-                train_eps=args.train_eps, train_steps=args.train_steps)
+                advpt_test=dict(eps=args.advpt_test[0], steps=int(args.advpt_test[1])))
 
 
 def _ap(x):
@@ -215,8 +198,8 @@ def to_markdown(s: dict) -> str:
         f'{", ".join(eps)} ({s["test_steps"]} steps), and under AdvPT\'s own test attack (the '
         f'feature attack at {advpt["eps"]:g}/255, {advpt["steps"]} steps). ShapeWorld: '
         f'{s["shot"]}-shot seed {s["seed"]}, GLIP\'s few-shot schedule; the demo: its own '
-        '300 iterations. AdvPT rows trained on the training images attacked once (feature '
-        f'attack, eps {s["train_eps"]:g}/255, {s["train_steps"]} steps). Generated by '
+        '300 iterations. The adversarial rows train on the training images attacked once '
+        '(feature attack, eps 8/255, 10 steps: configs/robust/). Generated by '
         '`python benchmarks/robust.py`; one seed.', '']
     for dataset, d in s['datasets'].items():
         name = 'the demo' if dataset == DEMO else f'ShapeWorld {dataset}'

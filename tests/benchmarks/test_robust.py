@@ -16,14 +16,14 @@ def bench():
 
 def test_the_table_follows_the_pieces(bench):
     args = argparse.Namespace(datasets=['Thermal', 'demo'], shot=3, seed=3, eps=[2.0, 8.0],
-                              test_steps=5, advpt_test=[16.0, 40.0], train_eps=8.0,
-                              train_steps=10, rows=['zero-shot', 'SDPT', 'AdvPT-SDPT'])
+                              test_steps=5, advpt_test=[16.0, 40.0],
+                              rows=['zero-shot', 'SDPT', 'AdvPT-SDPT'])
     cache = {'Thermal/zero-shot/adaptive': {'0': 0.4, '2': 0.2, '8': 0.05},
              'Thermal/zero-shot/feature': {'2': 0.35},
              'Thermal/SDPT/adaptive': {'0': 0.6}, 'Thermal/SDPT/transfer': {'8': 0.3},
              'Thermal/SDPT/advpt_test': {'16': 0.1},
              'Thermal/train/SDPT': dict(train_seconds=12.4, lr=0.15),
-             'Thermal/adversarial_images': dict(seconds=3.0),
+             'Thermal/train/AdvPT-SDPT': dict(attack_seconds=3.0),
              'demo/SDPT/adaptive': {'0': 0.7, '2': 0.5}}
     s = bench.summarize(cache, args)
     assert list(s['datasets']) == ['Thermal', 'demo']
@@ -47,11 +47,17 @@ def test_the_demo_reads_its_own_configs_and_data(bench, tmp_path):
     assert b.config('demo', 'SDPT').endswith('configs/sdpt/demo_tiny-glip_synthetic.py')
     assert b.config('Thermal', 'AdvPT-SDPT').endswith(
         'configs/robust/tiny-glip_shapeworld_advpt.py')
-    demo = b.env('demo', adversarial=True)
-    assert demo['DEMO_DATA'] == b.adv_root('demo') and 'ODINW_DATASET' not in demo
+    demo = b.env('demo')
+    assert demo['DEMO_DATA'] == b.clean_root and 'ODINW_DATASET' not in demo
     thermal = b.env('Thermal')
     assert thermal['ODINW_DATASET'] == 'Thermal' and thermal['ODINW_ROOT'] == b.clean_root
-    assert b.adv_root('Thermal') != b.adv_root('demo')
+    # every adversarial row's config attacks its own training images
+    from mmengine.config import Config
+    for row in ('AdvPT-SDPT', 'AdvPT text prompts (language_prompt_v2)',
+                'full adversarial fine-tuning'):
+        for dataset in ('Thermal', 'demo'):
+            hooks = Config.fromfile(b.config(dataset, row)).custom_hooks
+            assert 'AdversarialTrainingSetHook' in [h['type'] for h in hooks]
 
 
 def test_the_rate_is_the_leaderboards_choice(bench):

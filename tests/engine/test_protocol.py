@@ -15,7 +15,7 @@ import pytest
 
 from mmdet_sdpt import protocol
 from mmdet_sdpt.leaderboard import newest_result
-from tests.helpers import ROOT
+from tests.helpers import ROOT, load_script
 
 SW_GLIP = osp.join(ROOT, 'configs', 'sdpt', 'tiny-glip_shapeworld.py')
 SW_FULL = osp.join(ROOT, 'configs', 'baselines', 'full', 'tiny-glip_shapeworld.py')
@@ -288,6 +288,40 @@ def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert '4 runs of suite shapeworld (4 done already)' in again.stdout
     assert sorted(os.listdir(grid_run)) == stamps
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not osp.isfile(osp.join(ROOT, 'assets', 'shapeworld',
+                                            'tiny-glip_shapeworld_base.pth')),
+                    reason='the committed ShapeWorld base is missing')
+def test_the_seeds_methods_run_the_protocol_like_any_other(tmp_path):
+    """AdvPT-SDPT (its run attacks its own training images) and Self-TPT (stage 1 on the
+    target's own shots) through the protocol and the leaderboard's method names, with no step
+    of their own: trained, best-on-valid tested, retention, collected."""
+    lb = load_script('benchmarks', 'leaderboard.py')
+    configs = [lb.config_of(m, 'glip') for m in ('advpt_sdpt', 'self_tpt')]
+    with pytest.raises(SystemExit, match="no ShapeWorld config of method 'nope'"):
+        lb.config_of('nope', 'glip')
+    work_root = str(tmp_path / 'protocol')
+    env = dict(os.environ, ODINW_ROOT=str(tmp_path / 'data'), SHAPEWORLD_SCALE='0.25',
+               PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+    for name in ('ODINW_SUITE', 'SW_SCHEDULE'):
+        env.pop(name, None)
+    out = subprocess.run(
+        [sys.executable, TOOL, *configs, '--datasets', 'Synonyms', '--shots', '1', '--seeds',
+         '3', '--work-root', work_root, '--no-lr-sweep', '--cfg-options',
+         *_scaled_schedule()], cwd=ROOT, env=env, text=True, capture_output=True, timeout=1500)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    for method in ('advpt_sdpt', 'self_tpt'):
+        run = osp.join(work_root, 'tiny-glip', method, 'Synonyms', 'shot1_seed3')
+        assert newest_result(run) and newest_result(osp.join(run, 'retention'))
+        assert any(f.startswith('best_coco_bbox_mAP_epoch_') for f in os.listdir(run))
+    manifest = json.load(open(osp.join(work_root, 'tiny-glip', 'advpt_sdpt', 'Synonyms',
+                                       'shot1_seed3', 'adversarial', 'manifest.json')))
+    assert manifest['paths'] and manifest['setting']['eps'] == 8.0
+    with open(osp.join(work_root, 'results.csv')) as f:
+        ap = {(r['method'], r['dataset']) for r in csv.DictReader(f) if r['quantity'] == 'ap'}
+    assert {('tiny-glip advpt_sdpt', 'Synonyms'), ('tiny-glip self_tpt', 'Synonyms')} <= ap
 
 
 def test_a_config_inheriting_a_method_is_named_by_its_own_folder(tmp_path):
