@@ -1,9 +1,11 @@
 """Self-TPT for GLIP, measured: does adapting the text context to new class names, with no
 image, help a detector that was tuned on other names?
 
-Stage 1 on the ShapeWorld base part (BaseShapes, K shots of each seed, the leaderboard's
-protocol), then per target dataset whose names are new (Synonyms: new words for the known
-shapes; ManyClasses: those and new shapes), test box AP of
+Stage 1 on a ShapeWorld source (K shots of each seed, the leaderboard's protocol): BaseShapes
+(the base's own domain: its valid AP is saturated, stage 1 hardly moves) and NovelShapes (new
+shapes the base has not learnt); then per target dataset whose names are new (Synonyms: new
+words for the known shapes; ManyClasses: those and new shapes, four of them NovelShapes'),
+test box AP of
   zero-shot                the base with the plain names;
   template                 the base with a hand-made template per name ("a photo of a
                            {name}", GLIP's caption prompt);
@@ -12,7 +14,7 @@ shapes; ManyClasses: those and new shapes), test box AP of
   stage 1                  the stage-1 context, no stage 2;
   stage 1 without CPT      stage 1 with the detection loss alone (cpt_weight=0), no stage 2;
   Self-TPT                 stage 1, then stage 2 on the target's names (no images);
-plus the base AP kept (BaseShapes test with the same context) and the harmonic mean; the
+plus the source's AP kept (its test split with the same context) and the harmonic mean; the
 control (stage 2 on the source's own names: the expected gain is ~0); the stage-2 seconds;
 the cosine between CPT's and the detection loss's gradients over stage 1 (the premise);
 mean and std over the seeds.
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import re
 import statistics
 import sys
 import time
@@ -37,12 +40,14 @@ from mmdet_sdpt.utils.atomic_io import atomic_write  # noqa: E402
 BEGIN, END = '<!-- self-tpt:begin -->', '<!-- self-tpt:end -->'
 CONFIG = 'configs/self_tpt/tiny-glip_shapeworld.py'
 ENSEMBLE = 'configs/self_tpt/tiny-glip_shapeworld_ensemble.py'
-SOURCE = 'BaseShapes'
 TEMPLATE = 'a photo of a '
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--sources', nargs='+', default=['BaseShapes', 'NovelShapes'],
+                   help='stage 1 datasets: BaseShapes (the base\'s own domain, its valid AP '
+                        'saturated) and NovelShapes (new shapes the base has not learnt)')
     p.add_argument('--targets', nargs='+', default=['Synonyms', 'ManyClasses'])
     p.add_argument('--seeds', type=int, nargs='+', default=[3, 30, 300])
     p.add_argument('--shot', type=int, default=3)
@@ -63,9 +68,11 @@ def classes(name):
 
 
 class Bench(Pieces):
-    def __init__(self, args):
-        super().__init__(args.work_root)
-        self.args = args
+    """The pieces of stage 1 on ``source``, kept in ``work_root/<source>``."""
+
+    def __init__(self, args, source):
+        super().__init__(osp.join(args.work_root, source))
+        self.args, self.source = args, source
 
     def env(self, dataset, seed):
         return dict(os.environ, ODINW_DATASET=dataset, ODINW_SHOT=str(self.args.shot),
@@ -76,7 +83,7 @@ class Bench(Pieces):
         options = ['--cfg-options', f'train_cfg.max_epochs={self.args.max_epochs}'] + (
             [] if cpt else ['model.tuner.cpt_weight=0.0'])
         self.tool('train.py', osp.join(ROOT, CONFIG), '--work-dir', work_dir, '--resume',
-                  *options, env=self.env(SOURCE, seed))
+                  *options, env=self.env(self.source, seed))
         from mmdet_sdpt.protocol.steps import best_checkpoint
         cosines = _logged(work_dir, 'cos_cpt_task')
         return dict(checkpoint=best_checkpoint(work_dir),
@@ -88,7 +95,7 @@ class Bench(Pieces):
         self.tool('self_tpt_adapt.py', osp.join(ROOT, CONFIG),
                   self.cache[f'stage1/cpt/{seed}']['checkpoint'], '--names', *names,
                   '--steps', str(self.args.stage2_steps), '--out', out,
-                  env=self.env(SOURCE, seed))
+                  env=self.env(self.source, seed))
         import torch
         meta = torch.load(out, weights_only=True)['meta']['self_tpt_stage2']
         return dict(checkpoint=out, seconds=meta['seconds'])
@@ -112,13 +119,13 @@ class Bench(Pieces):
             for cpt in (True, False):
                 self.cached(f'stage1/{"cpt" if cpt else "nocpt"}/{seed}',
                             lambda: self.stage1(seed, cpt))
-            for target in a.targets + [SOURCE]:
-                tag = 'control' if target == SOURCE else target
+            for target in a.targets + [self.source]:
+                tag = 'control' if target == self.source else target
                 self.cached(f'stage2/{tag}/{seed}',
                             lambda: self.stage2(seed, classes(target), tag))
             s1 = self.cache[f'stage1/cpt/{seed}']['checkpoint']
             s1n = self.cache[f'stage1/nocpt/{seed}']['checkpoint']
-            for dataset in a.targets + [SOURCE]:
+            for dataset in a.targets + [self.source]:
                 self.cached(f'zero-shot/{dataset}/{seed}', lambda: self.test(dataset, seed,
                                                                               tag='zero'))
                 self.cached(f'template/{dataset}/{seed}', lambda: self.test(
@@ -134,10 +141,10 @@ class Bench(Pieces):
                 self.cached(f'self-tpt/{target}/{seed}',
                             lambda: self.test(target, seed, s2, f'selftpt_{target}'))
                 self.cached(f'self-tpt-base/{target}/{seed}',
-                            lambda: self.test(SOURCE, seed, s2, f'selftpt_{target}'))
+                            lambda: self.test(self.source, seed, s2, f'selftpt_{target}'))
             control = self.cache[f'stage2/control/{seed}']['checkpoint']
-            self.cached(f'control/{SOURCE}/{seed}',
-                        lambda: self.test(SOURCE, seed, control, 'control'))
+            self.cached(f'control/{self.source}/{seed}',
+                        lambda: self.test(self.source, seed, control, 'control'))
         target, seed = a.targets[0], a.seeds[0]
         self.cached('latency', lambda: self.latency(
             target, self.cache[f'stage2/{target}/{seed}']['checkpoint']))
@@ -201,17 +208,17 @@ def _hm(a, b):
     return 2 * a * b / (a + b) if a and b else 0.0
 
 
-def summarize(cache, args) -> dict:
+def summarize(cache, args, source) -> dict:
     seeds, rows = args.seeds, {}
     for target in args.targets:
-        base_of = {  # base AP kept by each variant (BaseShapes test, same context)
+        base_of = {  # the source's AP kept by each variant (its test split, same context)
             'zero-shot': 'zero-shot', 'template': 'template',
             'K-template ensemble': 'ensemble', 'stage 1': 'stage1',
             'stage 1 without CPT': 'nocpt'}
         table = {}
         for label, key in base_of.items():
             novel = [cache.get(f'{key}/{target}/{s}') for s in seeds]
-            base = [cache.get(f'{key}/{SOURCE}/{s}') for s in seeds]
+            base = [cache.get(f'{key}/{source}/{s}') for s in seeds]
             table[label] = (novel, base)
         table['Self-TPT'] = ([cache.get(f'self-tpt/{target}/{s}') for s in seeds],
                              [cache.get(f'self-tpt-base/{target}/{s}') for s in seeds])
@@ -220,16 +227,25 @@ def summarize(cache, args) -> dict:
             hm = [_hm(n, b) if n is not None and b is not None else None
                   for n, b in zip(novel, base)]
             rows[target][label] = dict(novel=_stats(novel), base=_stats(base), hm=_stats(hm))
-    control = dict(stage1=_stats([cache.get(f'stage1/{SOURCE}/{s}') for s in seeds]),
-                   stage2=_stats([cache.get(f'control/{SOURCE}/{s}') for s in seeds]))
+    control = dict(stage1=_stats([cache.get(f'stage1/{source}/{s}') for s in seeds]),
+                   stage2=_stats([cache.get(f'control/{source}/{s}') for s in seeds]))
+    best_epochs = [_epoch((cache.get(f'stage1/cpt/{s}') or {}).get('checkpoint'))
+                   for s in seeds]
     cosine = _stats([(cache.get(f'stage1/cpt/{s}') or {}).get('cosine', {}).get('mean')
                      if (cache.get(f'stage1/cpt/{s}') or {}).get('cosine') else None
                      for s in seeds])
     seconds = _stats([(cache.get(f'stage2/{t}/{s}') or {}).get('seconds')
                       for t in args.targets for s in seeds])
-    return dict(rows=rows, control=control, cosine=cosine, stage2_seconds=seconds,
+    return dict(source=source, rows=rows, control=control, cosine=cosine,
+                best_epochs=best_epochs, stage2_seconds=seconds,
                 latency=cache.get('latency'), seeds=seeds, shot=args.shot,
                 stage2_steps=args.stage2_steps, max_epochs=getattr(args, 'max_epochs', None))
+
+
+def _epoch(checkpoint):
+    """The epoch of a best-on-valid checkpoint's name, or None."""
+    found = re.search(r'_epoch_(\d+)\.pth$', checkpoint or '')
+    return int(found[1]) if found else None
 
 
 def _fmt(stat):
@@ -240,21 +256,34 @@ def _fmt(stat):
     return f'{stat["mean"]:.3f} ± {stat["std"]:.3f}'
 
 
-def to_markdown(s: dict) -> str:
-    lines = [f'Tiny GLIP, stage 1 on ShapeWorld {SOURCE} ({s["shot"]}-shot, the leaderboard\'s '
-             f'schedule capped at {s["max_epochs"]} epochs), seeds '
-             f'{", ".join(map(str, s["seeds"]))} (mean ± std); box AP on the target\'s test '
-             f'split (new names) and on {SOURCE} (base kept), harmonic mean. Stage 2: '
-             f'{s["stage2_steps"]} steps on the names alone. Generated by '
+def to_markdown(summary: dict) -> str:
+    first = next(iter(summary['sources'].values()), None)
+    if first is None:
+        return 'No Self-TPT figures yet.\n'
+    lines = [f'Tiny GLIP, stage 1 on a ShapeWorld source ({first["shot"]}-shot, the '
+             f'leaderboard\'s schedule capped at {first["max_epochs"]} epochs), seeds '
+             f'{", ".join(map(str, first["seeds"]))} (mean ± std); box AP on the target\'s '
+             'test split (new names) and on the source\'s (kept), harmonic mean. Stage 2: '
+             f'{first["stage2_steps"]} steps on the names alone. Generated by '
              '`python benchmarks/self_tpt.py`.', '']
+    for s in summary['sources'].values():
+        lines += _source_markdown(s)
+    return '\n'.join(lines) + '\n'
+
+
+def _source_markdown(s: dict) -> list:
+    source = s['source']
+    epochs = ', '.join('—' if e is None else str(e) for e in s['best_epochs'])
+    lines = [f'**Stage 1 on {source}** (stage 1\'s best-on-valid epoch per seed: {epochs})',
+             '']
     for target, rows in s['rows'].items():
-        lines += [f'| {target} | new-name AP | base AP | HM |', '|---|---:|---:|---:|']
+        lines += [f'| {target} | new-name AP | {source} AP | HM |', '|---|---:|---:|---:|']
         for label, r in rows.items():
             lines.append(f'| {label} | {_fmt(r["novel"])} | {_fmt(r["base"])} | '
                          f'{_fmt(r["hm"])} |')
         lines.append('')
     c = s['control']
-    lines.append(f'- Control (stage 2 on the source\'s own names): {SOURCE} AP '
+    lines.append(f'- Control (stage 2 on the source\'s own names): {source} AP '
                  f'{_fmt(c["stage1"])} after stage 1, {_fmt(c["stage2"])} after stage 2.')
     lines.append('- Premise: cos(CPT gradient, detection gradient) over stage 1, mean per '
                  f'seed: {_fmt(s["cosine"])}.')
@@ -264,17 +293,20 @@ def to_markdown(s: dict) -> str:
             f'(ratio {lat["ratio"]:.2f}; Self-TPT adds 4 context tokens to BERT).')
     lines.append(f'- Stage 2 takes {_fmt(s["stage2_seconds"])} s per name set on one CPU '
                  f'core.{cost}')
-    return '\n'.join(lines) + '\n'
+    return lines + ['']
 
 
 def main(argv=None):
     args = parse_args(argv)
-    bench = Bench(args)
-    if not args.collect_only:
-        bench.run()
-    summary = summarize(bench.cache, args)
-    write_outputs(args.out, summary, bench.cache, to_markdown(summary), args.readme, BEGIN,
-                  END)
+    sources, pieces = {}, {}
+    for source in args.sources:
+        bench = Bench(args, source)
+        if not args.collect_only:
+            bench.run()
+        sources[source] = summarize(bench.cache, args, source)
+        pieces[source] = bench.cache
+    summary = dict(sources=sources)
+    write_outputs(args.out, summary, pieces, to_markdown(summary), args.readme, BEGIN, END)
 
 
 if __name__ == '__main__':
