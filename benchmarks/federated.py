@@ -19,7 +19,7 @@ choice), constant, no validation, the last state tested.
     python benchmarks/federated.py --collect-only        # tables from what is there
 
 Each finished piece (a test, a federation's round) is kept in the work root; a stopped run
-goes on where it stopped. Writes benchmarks/results/federated.{json,md} and the README's
+goes on where it stopped. Writes benchmarks/results/federated.{json,md} and docs/federated.md's
 block between ``<!-- federated:begin -->`` and ``<!-- federated:end -->``.
 """
 import argparse
@@ -56,7 +56,7 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=3)
     p.add_argument('--work-root', default=osp.join(ROOT, 'work_dirs', 'federated_benchmark'))
     p.add_argument('--out', default=osp.join(ROOT, 'benchmarks', 'results', 'federated'))
-    p.add_argument('--readme', default=osp.join(ROOT, 'README.md'))
+    p.add_argument('--readme', default=osp.join(ROOT, 'docs', 'federated.md'))
     p.add_argument('--collect-only', action='store_true')
     return p.parse_args(argv)
 
