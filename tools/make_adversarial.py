@@ -39,12 +39,12 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmdet.registry import DATASETS, MODELS
     from mmengine.config import Config, DictAction
     from mmengine.registry import init_default_scope
 
     import mmdet_sdpt  # noqa: F401
-    from mmdet_sdpt.robust.adversarial_set import attack_dataset, innermost
+    from mmdet_sdpt.robust.adversarial_set import attack_dataset, training_images
+    from mmdet_sdpt.robust.attacks import frozen_base
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -52,10 +52,8 @@ def main(argv=None) -> int:
         parser.add_argument('--o', nargs='+', action=DictAction)
         cfg.merge_from_dict(parser.parse_args(['--o', *args.cfg_options]).o)
     init_default_scope('mmdet')
-    model = MODELS.build(dict(cfg.model, zero_shot=True, prefix_cache=None)).eval()
-    # the training images as the test pipeline loads them (no flip, their own size)
-    dataset = DATASETS.build(dict(innermost(cfg.train_dataloader.dataset),
-                                  pipeline=cfg.test_dataloader.dataset.pipeline))
+    model = frozen_base(cfg.model)
+    dataset = training_images(cfg)
     src_root = osp.abspath(dataset.data_root)  # the dataset's folder
     out_root = osp.abspath(args.out)
     if hasattr(dataset, 'odinw_name'):  # a suite's dataset: the same folder under --out

@@ -14,7 +14,6 @@ BERT passes per distinct caption, and none per image.
     python tools/test.py CONFIG CHECKPOINT --cfg-options \
         "custom_hooks=[dict(type='TemplateEnsembleHook')]"
 """
-import contextlib
 from typing import Dict, Sequence, Tuple
 
 import torch
@@ -47,12 +46,13 @@ class TemplateEnsemble:
         self.detector = detector
         self.templates = [(str(p), str(s)) for p, s in templates]
         self._rows: Dict[str, Tuple[Tensor, Dict[str, Tensor]]] = {}
-        self._building = False
-        self._handles = []
+        self._building = False  # encoding the template captions: nothing replaced
+        self._handle = None  # the language model's forward hook while installed
+        self._saved_predict = None  # the detector's own predict while installed
 
     def __enter__(self):
         det = self.detector
-        self._handles = [det.language_model.register_forward_hook(self._replace)]
+        self._handle = det.language_model.register_forward_hook(self._replace)
         self._saved_predict = det.predict
         ensemble = self
 
@@ -64,10 +64,9 @@ class TemplateEnsemble:
         return self
 
     def __exit__(self, *exc):
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
+        self._handle.remove()
         self.detector.predict = self._saved_predict
+        self._handle = self._saved_predict = None
         self._rows.clear()
 
     def _caption(self, names, prompt=None):
@@ -85,7 +84,7 @@ class TemplateEnsemble:
             if not sample.get('custom_entities', False):
                 raise ValueError('TemplateEnsemble needs class names (custom_entities=True), '
                                  'not a free caption')
-            names = tuple(sample.text)
+        for names in dict.fromkeys(tuple(s.text) for s in data_samples):
             caption, tokens = self._caption(names)
             if caption in self._rows:
                 continue
@@ -148,7 +147,7 @@ class TemplateEnsembleHook(Hook):
         self.templates = [tuple(t) for t in templates]
         if any(len(t) != 2 for t in self.templates):
             raise ValueError('TemplateEnsembleHook: each template is a (prefix, suffix) pair')
-        self._stack = None
+        self._ensemble = None  # installed during a test or validation
 
     def _enter(self, runner) -> None:
         if runner.cfg.model.get('prefix_cache') is not None:
@@ -156,13 +155,12 @@ class TemplateEnsembleHook(Hook):
                                'keeps the plain caption\'s features): set it in the config or '
                                '--cfg-options model.prefix_cache=None')
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        self._stack = contextlib.ExitStack()
-        self._stack.enter_context(TemplateEnsemble(model, self.templates))
+        self._ensemble = TemplateEnsemble(model, self.templates).__enter__()
 
     def _exit(self, runner) -> None:
-        if self._stack is not None:
-            self._stack.close()
-            self._stack = None
+        if self._ensemble is not None:
+            self._ensemble.__exit__(None, None, None)
+            self._ensemble = None
 
     def before_test(self, runner) -> None:
         self._enter(runner)

@@ -18,7 +18,7 @@ from typing import Dict
 
 import torch
 from mmcv.transforms import BaseTransform
-from mmdet.registry import DATASETS, HOOKS, MODELS, TRANSFORMS
+from mmdet.registry import DATASETS, HOOKS, TRANSFORMS
 from mmengine.dataset import pseudo_collate
 from mmengine.dist import barrier, broadcast_object_list, is_main_process
 from mmengine.hooks import Hook
@@ -26,7 +26,7 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from ..utils.atomic_io import atomic_write
-from .attacks import feature_kl, pgd, to_pixels
+from .attacks import feature_kl, frozen_base, pgd, to_pixels
 
 MANIFEST = 'manifest.json'
 
@@ -69,11 +69,13 @@ def attack_dataset(model: nn.Module, dataset, src_root: str, out_dir: str, eps: 
     return written
 
 
-def innermost(dataset_cfg):
-    """The dataset config under wrappers (RepeatDataset and the like)."""
-    while 'dataset' in dataset_cfg and 'pipeline' not in dataset_cfg:
-        dataset_cfg = dataset_cfg['dataset']
-    return dataset_cfg
+def training_images(cfg):
+    """The config's training set (under RepeatDataset and the like) as its test pipeline
+    loads it: no flip, each image at its own size."""
+    train = cfg.train_dataloader.dataset
+    while 'dataset' in train and 'pipeline' not in train:
+        train = train['dataset']
+    return DATASETS.build(dict(train, pipeline=cfg.test_dataloader.dataset.pipeline))
 
 
 @TRANSFORMS.register_module()
@@ -130,14 +132,9 @@ class AdversarialTrainingSetHook(Hook):
         dataset.pipeline.transforms.insert(0, SwapImagePaths(paths[0]))
 
     def _attack(self, runner, out_dir: str, manifest: str) -> Dict[str, str]:
-        cfg = runner.cfg
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        device = next(model.parameters()).device
-        base = MODELS.build(dict(cfg.model, zero_shot=True, prefix_cache=None)).to(device)
-        base.eval()
-        # the training images as the test pipeline loads them (no flip, their own size)
-        train = innermost(cfg.train_dataloader.dataset)
-        dataset = DATASETS.build(dict(train, pipeline=cfg.test_dataloader.dataset.pipeline))
+        base = frozen_base(runner.cfg.model, next(model.parameters()).device)
+        dataset = training_images(runner.cfg)
         start = time.time()
         written = attack_dataset(base, dataset, osp.abspath(dataset.data_root), out_dir,
                                  self.eps, self.steps, self.seed, self.batch_size)

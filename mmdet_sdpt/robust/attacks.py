@@ -25,6 +25,15 @@ from torch import Tensor, nn
 Objective = Callable[[Tensor], Tensor]  # normalized inputs -> scalar to maximize
 
 
+def frozen_base(model_cfg, device=None) -> nn.Module:
+    """The config's zero-shot base (its own base checkpoint, the tuner switched off, no
+    prefix cache: a cache keyed by image would give an attacked image its clean features),
+    in eval mode: what the prompt-free and transfer attacks run against."""
+    from mmdet.registry import MODELS
+    base = MODELS.build(dict(model_cfg, zero_shot=True, prefix_cache=None))
+    return (base if device is None else base.to(device)).eval()
+
+
 def _pixel_stats(model: nn.Module):
     pre = model.data_preprocessor
     mean = getattr(pre, 'mean', None)

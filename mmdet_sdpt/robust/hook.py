@@ -11,11 +11,11 @@ prefix cache is switched off for the test: a cache keyed by image would give an 
 image its clean features.
 """
 import torch
-from mmdet.registry import HOOKS, MODELS
+from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from .attacks import detection_loss, feature_kl, pgd
+from .attacks import detection_loss, feature_kl, frozen_base, pgd
 
 ATTACKS = ('adaptive', 'transfer', 'feature')
 
@@ -42,8 +42,7 @@ class AdversarialTestHook(Hook):
                                'keyed by image gives an attacked image its clean features): '
                                'tools/robust_test.py sets it')
         if self.attack != 'adaptive' and self.eps > 0:
-            cfg = dict(runner.cfg.model, zero_shot=True, prefix_cache=None)
-            self._base = MODELS.build(cfg).to(next(model.parameters()).device).eval()
+            self._base = frozen_base(runner.cfg.model, next(model.parameters()).device)
         generator = torch.Generator().manual_seed(self.seed)
         hook = self
 
