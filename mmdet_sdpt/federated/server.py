@@ -211,7 +211,7 @@ class AdapterStrategy:
             state = fed.merge_domains(to_state(arrays), accepted)
         fed.save_round(server_round, state, self.report)
         log.info(f'round {server_round}: {len(accepted)} sites averaged '
-                 f'({", ".join(self.report["sites"]) or "none"}), '
+                 f'({", ".join(sorted(self.report["sites"])) or "none"}), '
                  f'{len(self.report["rejected"])} rejected, {len(self.report["failed"])} failed; '
                  f'{self.report["bytes_up"] + self.report["bytes_down"]} bytes sent; adapter '
                  f'{osp.join(fed.work_dir, f"round_{server_round}.pth")}')
