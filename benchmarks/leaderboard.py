@@ -10,7 +10,8 @@ confidence intervals of the differences.
 Schedule (``--schedule``, the configs' SW_SCHEDULE): ``glip`` (default), GLIP's few-shot
 protocol with ShapeWorld's scaled budget (configs/_base_/shapeworld_data.py): each method's
 learning rate first chosen on valid by a sweep (x1/3, x1, x3, x9 of its config's rate on
---sweep-datasets, 3-shot, seed 3; mmdet_sdpt/engine/lr_sweep.py), then the grid at the
+--sweep-datasets, 3-shot, seed 3, and past an edge where a method's best sits there, up to
+--lr-extend times; mmdet_sdpt/engine/lr_sweep.py), then the grid at the
 chosen rates, each run stopped early on valid. ``short``: the first leaderboard's 30/40
 iterations at each config's own rate, kept (benchmarks/results/short_schedule/) as the
 ranking the converged one is compared with (Kendall's tau).
@@ -20,8 +21,9 @@ fine-tuning, linear probe, language_prompt_v2, LoRA, BitFit, MaPLe and MuDPT; on
 Grounding DINO, zero-shot, SDPT and full fine-tuning; every dataset of the suite, 3- and
 10-shot. Seeds (``SEEDS``): under ``glip``, seeds 3 and 30 at 3-shot and seed 3 at 10-shot,
 the grid cut to fit the 2-core machine (converged runs take about 5x the short schedule's;
-docs/leaderboard.md); under ``short``, seeds 3, 30, 300 at both shots, as that grid ran. Runs go to --work-root in the protocol's layout and are resumable
-(run the command again after a kill). ``--workers`` in-process workers of ``--threads``
+docs/leaderboard.md); under ``short``, seeds 3, 30, 300 at both shots, as that grid ran.
+Runs go to --work-root in the protocol's layout and are resumable (run the command again
+after a kill). ``--workers`` in-process workers of ``--threads``
 torch threads each share the cores.
 
 Writes OUT.md / OUT.csv / OUT.png (the collected tables) and OUT_summary.md / OUT.json: the
@@ -64,13 +66,15 @@ RESULTS = osp.join(ROOT, 'benchmarks', 'results')
 SHORT = 'short_schedule'  # the first grid's results: benchmarks/results/short_schedule/
 # x9 joined after the first sweep (x1/3, x1, x3): six of its 11 choices sat at the x3 edge,
 # so the best rate of those methods lay at x3 or beyond; the grid trains at the new choice
-SWEEP = dict(datasets=['Synonyms', 'NovelShapes'], shot=3, seed=3, factors=(1 / 3, 1.0, 3.0, 9.0))
+SWEEP = dict(datasets=['Synonyms', 'NovelShapes'], shot=3, seed=3, factors=(1 / 3, 1.0, 3.0, 9.0),
+             extend=2)  # x9 still left four choices at an edge: the sweep goes past edges
 # each schedule's default seeds: --seeds, and --shot-seeds where a shot has others
 SEEDS = dict(glip=dict(seeds=[3, 30], shot_seeds=['10=3']),
              short=dict(seeds=[3, 30, 300], shot_seeds=[]))
 CLOCK = 'wall_seconds.json'
 COST = 'cost.json'
 CHOICE = 'lr_choice.json'  # mmdet_sdpt.engine.lr_sweep.CHOICE_FILE
+SUPERSEDED = 'superseded'  # grid runs trained at a rate the sweep no longer chooses
 BEGIN, END = '<!-- leaderboard:begin -->', '<!-- leaderboard:end -->'
 
 
@@ -123,6 +127,9 @@ def parse_args(argv=None):
     parser.add_argument('--sweep-seed', type=int, default=SWEEP['seed'])
     parser.add_argument('--lr-factors', type=float, nargs='+',
                         help='factors of each config\'s rate (default: 1/3 1 3 9)')
+    parser.add_argument('--lr-extend', type=int, default=SWEEP['extend'], metavar='N',
+                        help='sweep a method past an edge of the factors, one factor at a '
+                        'time, up to N times (default: %(default)s)')
     parser.add_argument('--no-lr-sweep', action='store_true',
                         help='every method at its config\'s rate (always so for --schedule '
                         'short)')
@@ -225,10 +232,17 @@ def schedule_markdown(config: str, shots) -> str:
 def rates_markdown(choice: dict) -> str:
     from mmdet_sdpt.engine.lr_sweep import factor_name
     subset = choice['subset']
-    factors = [factor_name(f) for f in subset['factors']]
+    # the declared factors and those a method was swept at past an edge
+    swept = {f for c in choice['choice'].values() for f in c['valid']}
+    factors = sorted(swept | {factor_name(f) for f in subset['factors']},
+                     key=lambda name: float(name[1:]))
     lines = [f'Chosen on valid by a sweep on {", ".join(subset["datasets"])}, '
              f'{subset["shot"]}-shot, seed {subset["seed"]}: mean best valid AP (x 100) per '
-             'factor of the config\'s rate; the grid trains at the best factor.', '',
+             'factor of the config\'s rate; the grid trains at the best factor.' + (
+                 ' A method whose best was an edge of '
+                 f'{", ".join(map(factor_name, subset["factors"]))} was swept past it, a '
+                 f'factor at a time, up to {subset["extend"]} times (-: not swept there).'
+                 if subset.get('extend') else ''), '',
              '| method | config\'s rate | ' + ' | '.join(factors) + ' | chosen rate |',
              '|---|---:|' + '---:|' * len(factors) + '---:|']
     for label, c in sorted(choice['choice'].items()):
@@ -384,7 +398,7 @@ def main(argv=None) -> int:
     runs = sorted(runs.values(), key=lambda r: (-1, 0) if r.seed is None else (
         order.index(r.seed), args.shots.index(r.shot)))
     sweep = dict(datasets=args.sweep_datasets, shot=args.sweep_shot, seed=args.sweep_seed,
-                 factors=args.lr_factors or SWEEP['factors'])
+                 factors=args.lr_factors or SWEEP['factors'], extend=args.lr_extend)
     sweep_runs = [] if args.no_lr_sweep else lr_sweep.plan_sweep(
         configs, SUITE, args.work_root, cfg_options=args.cfg_options, **sweep)
     if args.restore:
@@ -403,8 +417,10 @@ def main(argv=None) -> int:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             if sweep_runs:
+                # a grid run trained at a rate the sweep no longer chooses is moved aside
                 lr_sweep.select_rates(configs, SUITE, args.work_root,
                                       cfg_options=args.cfg_options, grid=runs,
+                                      superseded=osp.join(args.work_root, SUPERSEDED),
                                       **sweep, **execute)
             failures = protocol.execute_all(runs, **execute)
         except lr_sweep.SweepError as err:

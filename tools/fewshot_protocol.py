@@ -82,6 +82,9 @@ def parse_args(argv=None):
     parser.add_argument('--partition', help='Slurm partition (--launcher slurm)')
     parser.add_argument('--lr-factors', type=float, nargs='+', default=list(lr_sweep.FACTORS),
                         help='the sweep: these multiples of each config\'s learning rate')
+    parser.add_argument('--lr-extend', type=int, default=0, metavar='N',
+                        help='a method whose best factor is an edge of --lr-factors is swept '
+                        'past it, one factor at a time, up to N times (default: 0)')
     parser.add_argument('--sweep-datasets', nargs='+',
                         help='the sweep\'s datasets (default: the first two of the grid)')
     parser.add_argument('--sweep-shot', type=int, help='default: the first of --shots')
@@ -125,12 +128,13 @@ def data_root(args):
 
 
 def sweep_subset(args, suite, runs) -> dict:
-    """The sweep's declared subset: datasets, shot, seed, factors."""
+    """The sweep's declared subset: datasets, shot, seed, factors (and how far past an
+    edge it may go)."""
     grid = list(dict.fromkeys(r.dataset for r in runs))
     return dict(datasets=args.sweep_datasets or grid[:2],
                 shot=args.sweep_shot if args.sweep_shot is not None else args.shots[0],
                 seed=args.sweep_seed if args.sweep_seed is not None else args.seeds[0],
-                factors=args.lr_factors)
+                factors=args.lr_factors, extend=args.lr_extend)
 
 
 def main(argv=None) -> int:

@@ -8,7 +8,10 @@ valid AP of the run (``cost.json``, written by ``RunCostHook``), and nothing of 
 
 One rate per method (``choose``): the factor with the highest valid AP averaged over the
 sweep's datasets (a 20-image valid split is noisy, so a per-dataset choice is not made); a
-tie goes to the factor nearest the recipe. The choice is written to
+tie goes to the factor nearest the recipe. A best factor at an edge of the swept ones says
+only that the best rate lies there or beyond: with ``extend`` the sweep goes on past that
+edge, one factor at a time at the edge's own spacing (x1/3, x1, x3, x9 chose x9: x27 next),
+for that method only, at most ``extend`` times, until its best is inside. The choice is written to
 ``<work_root>/lr_choice.json`` (atomically) and the grid's runs of that method train at it
 (``apply``). Nothing is selected on test.
 
@@ -24,7 +27,7 @@ import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from .cost import COST_FILE
-from ..protocol import (TRAINED, ProtocolRun, best_checkpoint, execute_all, plan,
+from ..protocol import (TRAINED, ProtocolRun, best_checkpoint, done, execute_all, plan,
                        trained)
 
 LR_KEY = 'optim_wrapper.optimizer.lr'
@@ -57,10 +60,50 @@ def recipe_lr(config: str, cfg_options: Optional[dict] = None) -> float:
 def plan_sweep(configs: Sequence[str], suite: str, work_root: str,
                datasets: Sequence[str], shot: int, seed: int,
                factors: Sequence[float] = FACTORS, data_root: Optional[str] = None,
-               cfg_options: Optional[dict] = None) -> List[ProtocolRun]:
-    """Every sweep run: configs x factors x datasets at (shot, seed), trained only."""
+               cfg_options: Optional[dict] = None, extend: int = 0) -> List[ProtocolRun]:
+    """Every sweep run: configs x factors x datasets at (shot, seed), trained only; with
+    ``extend``, the runs past an edge (see the module's docstring) that the finished runs
+    call for so far (a step is planned once every run before it has trained)."""
+    factors_of = {config: sorted(factors) for config in configs}
+    runs = _plan_factors(factors_of, suite, work_root, datasets, shot, seed, data_root,
+                         cfg_options)
+    for _ in range(extend):
+        if not all(done(r) for r in runs):
+            break
+        beyond = beyond_edges(runs, factors_of)
+        if not beyond:
+            break
+        for config, factor in beyond.items():
+            factors_of[config] = sorted(factors_of[config] + [factor])
+        runs += _plan_factors({c: [f] for c, f in beyond.items()}, suite, work_root,
+                              datasets, shot, seed, data_root, cfg_options)
+    return runs
+
+
+def beyond_edges(runs: Sequence[ProtocolRun],
+                 factors_of: Dict[str, Sequence[float]]) -> Dict[str, float]:
+    """{config: the next factor past its edge} for each config whose best factor on the
+    finished ``runs`` is the lowest or the highest of its ``factors_of`` (the step: the
+    spacing of the two factors at that edge)."""
+    choice = choose(runs)
+    beyond = {}
+    for config, factors in factors_of.items():
+        label = next((f'{r.detector} {r.method}' for r in runs if r.config == config), None)
+        if label not in choice or len(factors) < 2:
+            continue
+        best = choice[label]['factor']
+        if math.isclose(best, factors[-1], rel_tol=1e-5):
+            beyond[config] = factors[-1] * factors[-1] / factors[-2]
+        elif math.isclose(best, factors[0], rel_tol=1e-5):
+            beyond[config] = factors[0] * factors[0] / factors[1]
+    return beyond
+
+
+def _plan_factors(factors_of: Dict[str, Sequence[float]], suite: str, work_root: str,
+                  datasets: Sequence[str], shot: int, seed: int, data_root: Optional[str],
+                  cfg_options: Optional[dict]) -> List[ProtocolRun]:
     runs = []
-    for config in configs:
+    for config, factors in factors_of.items():
         lr = recipe_lr(config, cfg_options)
         for factor in factors:
             options = dict(cfg_options or {}, **{LR_KEY: lr * factor})
@@ -151,20 +194,34 @@ def trained_lr(work_dir: str) -> Optional[float]:
     return None
 
 
-def apply(runs: Sequence[ProtocolRun], choice: Dict[str, dict]) -> None:
+def apply(runs: Sequence[ProtocolRun], choice: Dict[str, dict],
+          superseded: Optional[str] = None, log=print) -> None:
     """Train every run of a swept method at its chosen rate (zero-shot runs: untouched).
-    A run already trained at another rate stops it (SweepError naming the work dir)."""
+    A run already trained at another rate stops it (SweepError naming the work dir), or,
+    given a ``superseded`` folder, is moved there (its path under it: the run's own under
+    its work root's parent, plus ``_lr<rate>``) and trains again."""
     for run in runs:
         picked = choice.get(f'{run.detector} {run.method}')
         if picked is None or run.zero_shot:
             continue
         run.cfg_options[LR_KEY] = picked['lr']
-        if trained(run):
-            lr = trained_lr(run.work_dir)
-            if lr is not None and not math.isclose(lr, picked['lr'], rel_tol=1e-6):
-                raise SweepError(
-                    f'{run.name} was trained at lr {lr:.3g}, but the sweep chose '
-                    f'{picked["lr"]:.3g}: delete {run.work_dir} to train it again')
+        if not trained(run):
+            continue
+        lr = trained_lr(run.work_dir)
+        if lr is None or math.isclose(lr, picked['lr'], rel_tol=1e-6):
+            continue
+        if superseded is None:
+            raise SweepError(
+                f'{run.name} was trained at lr {lr:.3g}, but the sweep chose '
+                f'{picked["lr"]:.3g}: delete {run.work_dir} to train it again')
+        parts = osp.normpath(run.work_dir).split(os.sep)[-4:]  # detector/method/data/run
+        target = osp.join(superseded, *parts[:-1], f'{parts[-1]}_lr{lr:.3g}')
+        os.makedirs(osp.dirname(target), exist_ok=True)
+        if osp.exists(target):
+            raise SweepError(f'{run.name}: {target} is there already; move it away')
+        os.replace(run.work_dir, target)
+        log(f'{run.name}: trained at lr {lr:.3g}, but the sweep now chooses '
+            f'{picked["lr"]:.3g}: moved to {target}, trains again')
 
 
 def _checkpointed(run: ProtocolRun) -> bool:
@@ -209,29 +266,38 @@ def select_rates(configs: Sequence[str], suite: str, work_root: str,
                  datasets: Sequence[str], shot: int, seed: int,
                  factors: Sequence[float] = FACTORS, data_root: Optional[str] = None,
                  cfg_options: Optional[dict] = None, log=print,
-                 grid: Optional[Sequence[ProtocolRun]] = None,
-                 **execute) -> Dict[str, dict]:
-    """Run the sweep (finished runs are skipped: resumable), choose and save each method's
-    rate, and, given the ``grid``, set its runs to the chosen rates (``apply``) and give it
-    the sweep's runs at them (``reuse``); ``execute``: ``protocol.execute_all``'s keywords
-    (launcher, workers, ...)."""
-    runs = plan_sweep(configs, suite, work_root, datasets, shot, seed, factors, data_root,
-                      cfg_options)
-    log(f'learning-rate sweep: {len(runs)} runs (factors '
-        f'{", ".join(map(factor_name, factors))} x {", ".join(datasets)}, '
-        f'{shot}-shot, seed {seed}), trained only, scored on valid')
-    failures = execute_all(runs, log=log, **execute)
-    if failures:
-        raise SweepError(f'{len(failures)} sweep runs failed, no rate chosen: ' + '; '.join(
-            f'{name}: {error}' for name, error in failures.items()))
+                 grid: Optional[Sequence[ProtocolRun]] = None, extend: int = 0,
+                 superseded: Optional[str] = None, **execute) -> Dict[str, dict]:
+    """Run the sweep (finished runs are skipped: resumable; past an edge up to ``extend``
+    times), choose and save each method's rate, and, given the ``grid``, set its runs to
+    the chosen rates (``apply``, with ``superseded``) and give it the sweep's runs at them
+    (``reuse``); ``execute``: ``protocol.execute_all``'s keywords (launcher, workers, ...)."""
+    log(f'learning-rate sweep: factors {", ".join(map(factor_name, factors))} x '
+        f'{", ".join(datasets)}, {shot}-shot, seed {seed}' + (
+            f', past an edge up to {extend} times' if extend else '') +
+        ', trained only, scored on valid')
+    runs: List[ProtocolRun] = []
+    while True:  # each pass plans what the finished runs call for, then runs it
+        planned = plan_sweep(configs, suite, work_root, datasets, shot, seed, factors,
+                             data_root, cfg_options, extend=extend)
+        if len(planned) == len(runs):
+            break
+        if runs:
+            log(f'learning-rate sweep: {len(planned) - len(runs)} runs past an edge: ' +
+                ', '.join(sorted({r.tag for r in planned[len(runs):]})))
+        runs = planned
+        failures = execute_all(runs, log=log, **execute)
+        if failures:
+            raise SweepError(f'{len(failures)} sweep runs failed, no rate chosen: ' +
+                             '; '.join(f'{name}: {error}' for name, error in failures.items()))
     choice = choose(runs)
     subset = dict(datasets=list(datasets), shot=shot, seed=seed,
-                  factors=[round(f, 6) for f in factors])
+                  factors=[round(f, 6) for f in factors], extend=extend)
     save_choice(work_root, choice, subset)
     for label, c in choice.items():
         log(f'learning rate of {label}: {c["lr"]:.3g} ({factor_name(c["factor"])} of '
             f'{c["recipe_lr"]:.3g}; mean valid AP {c["valid"]})')
     if grid is not None:
-        apply(grid, choice)
+        apply(grid, choice, superseded=superseded, log=log)
         reuse(grid, runs, choice, log=log)
     return choice

@@ -123,3 +123,54 @@ def test_the_grid_reuses_the_sweep_run_at_the_chosen_rate(tmp_path):
     sweep[1].shot = other.shot
     os.remove(osp.join(sweep[1].work_dir, 'best_coco_bbox_mAP_epoch_2.pth'))
     assert lr_sweep.reuse(grid, sweep, choice) == 0 and not osp.exists(other.work_dir)
+
+
+def test_a_best_rate_at_an_edge_is_swept_past_it_until_inside(tmp_path):
+    """x1, x3 chose x3 (an edge): x9 is planned once both trained; x9 best again: x27; x27
+    worse: the choice is x9, inside. A method inside from the start gets no more runs, and
+    a best at the low edge goes down (x1/3); ``extend`` bounds the steps."""
+    plan = dict(suite='shapeworld', work_root=str(tmp_path), datasets=['Synonyms'], shot=3,
+                seed=3, factors=[1.0, 3.0])
+    valid = {'sdpt': {1: 0.2, 3: 0.4, 9: 0.5, 27: 0.3}, 'lora': {1: 0.6, 3: 0.4, 1 / 3: 0.5}}
+
+    def train(runs):
+        for r in runs:
+            if not protocol.done(r):
+                lr, recipe = r.cfg_options[lr_sweep.LR_KEY], lr_sweep.recipe_lr(r.config)
+                factor = next(f for f in valid[r.method] if abs(lr / recipe - f) < 1e-6)
+                finish(r, valid[r.method][factor])
+
+    runs = lr_sweep.plan_sweep([SDPT, LORA], extend=3, **plan)
+    assert len(runs) == 4  # nothing past an edge before the first runs trained
+    train(runs)
+    tags = []
+    for _ in range(4):
+        runs = lr_sweep.plan_sweep([SDPT, LORA], extend=3, **plan)
+        tags.append(sorted(r.tag for r in runs))
+        train(runs)
+    assert len(tags[0]) == 6 and 'lr 0.45 (x9)' in tags[0] and 'lr 0.000333 (x0.333)' in tags[0]
+    assert len(tags[1]) == 7 and 'lr 1.35 (x27)' in tags[1]  # lora: x1 now inside
+    assert tags[2] == tags[1] == tags[3]  # sdpt's x9 is inside x3, x27: no more
+    choice = lr_sweep.choose(runs)
+    assert choice['tiny-glip sdpt']['factor'] == pytest.approx(9.0)
+    assert choice['tiny-glip sdpt']['valid'] == {'x1': 0.2, 'x3': 0.4, 'x9': 0.5, 'x27': 0.3}
+    assert choice['tiny-glip lora']['factor'] == pytest.approx(1.0)
+    assert len(lr_sweep.plan_sweep([SDPT, LORA], extend=1, **plan)) == 6  # one step past
+    assert len(lr_sweep.plan_sweep([SDPT, LORA], **plan)) == 4  # extend 0: as declared
+
+
+def test_a_grid_run_at_a_rate_no_longer_chosen_is_moved_aside_to_train_again(tmp_path):
+    grid = protocol.plan([SDPT], 'shapeworld', str(tmp_path / 'root'), datasets=['Thermal'],
+                         shots=[3], seeds=[3], zero_shot=False)
+    run, = grid
+    os.makedirs(run.work_dir)
+    open(osp.join(run.work_dir, protocol.TRAINED), 'w').close()
+    with open(osp.join(run.work_dir, 'tiny-glip_shapeworld.py'), 'w') as f:
+        f.write('optim_wrapper = dict(optimizer=dict(lr=0.05))\n')
+    aside = str(tmp_path / 'root' / 'superseded')
+    lines = []
+    lr_sweep.apply(grid, {'tiny-glip sdpt': dict(lr=0.15)}, superseded=aside, log=lines.append)
+    moved = osp.join(aside, 'tiny-glip', 'sdpt', 'Thermal', 'shot3_seed3_lr0.05')
+    assert osp.isfile(osp.join(moved, protocol.TRAINED)) and not osp.exists(run.work_dir)
+    assert not protocol.trained(run) and run.cfg_options[lr_sweep.LR_KEY] == 0.15
+    assert 'now chooses 0.15' in lines[0] and moved in lines[0]

@@ -64,6 +64,18 @@ def test_the_sections_give_the_schedule_the_rates_and_the_rankings(runs, tmp_pat
                                                  valid={'x0.333': 0.3, 'x1': 0.35, 'x3': 0.4})})
     rates = lb.rates_markdown(choice)
     assert '| tiny-glip sdpt | 0.05 | 30.0 | 35.0 | **40.0** | 0.15 |' in rates
+    assert 'past it' not in rates
+    # swept past the x3 edge: its own column, in order; '-' where another method was not
+    choice['subset']['extend'] = 2
+    choice['choice']['tiny-glip sdpt']['valid'].update({'x9': 0.45, 'x27': 0.42})
+    choice['choice']['tiny-glip sdpt'].update(lr=0.45, factor=9.0)
+    choice['choice']['tiny-glip lora'] = dict(lr=1e-3, factor=1.0, recipe_lr=1e-3, valid={
+        'x0.333': 0.2, 'x1': 0.3, 'x3': 0.25})
+    extended = lb.rates_markdown(choice)
+    assert "| method | config's rate | x0.333 | x1 | x3 | x9 | x27 | chosen rate |" in extended
+    assert '| tiny-glip sdpt | 0.05 | 30.0 | 35.0 | 40.0 | **45.0** | 42.0 | 0.45 |' in extended
+    assert '| tiny-glip lora | 0.001 | 20.0 | **30.0** | 25.0 | - | - | 0.001 |' in extended
+    assert 'swept past it, a factor at a time, up to 2 times' in extended
 
     boards = leaderboard(runs, 'coco/bbox_mAP', 'shapeworld')
     now = {r.label: r.target.mean for r in boards[0].rows}
