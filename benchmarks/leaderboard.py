@@ -65,9 +65,10 @@ SUITE = 'shapeworld'
 RESULTS = osp.join(ROOT, 'benchmarks', 'results')
 SHORT = 'short_schedule'  # the first grid's results: benchmarks/results/short_schedule/
 # x9 joined after the first sweep (x1/3, x1, x3): six of its 11 choices sat at the x3 edge,
-# so the best rate of those methods lay at x3 or beyond; the grid trains at the new choice
+# so the best rate of those methods lay at x3 or beyond; the grid trains at the new choice.
+# x9 still left four choices at an edge: the sweep now goes past edges (extend)
 SWEEP = dict(datasets=['Synonyms', 'NovelShapes'], shot=3, seed=3, factors=(1 / 3, 1.0, 3.0, 9.0),
-             extend=2)  # x9 still left four choices at an edge: the sweep goes past edges
+             extend=2)
 # each schedule's default seeds: --seeds, and --shot-seeds where a shot has others
 SEEDS = dict(glip=dict(seeds=[3, 30], shot_seeds=['10=3']),
              short=dict(seeds=[3, 30, 300], shot_seeds=[]))
