@@ -398,13 +398,13 @@ def main(argv=None) -> int:
     # zero-shot first, then seed by seed: a grid stopped early holds whole seeds
     runs = sorted(runs.values(), key=lambda r: (-1, 0) if r.seed is None else (
         order.index(r.seed), args.shots.index(r.shot)))
+    if args.restore:  # first: how far the sweep went past its edges is read from its runs
+        print(f'restored {restore_runs(args.work_root, args.archive)} files from '
+              f'{args.archive}', flush=True)
     sweep = dict(datasets=args.sweep_datasets, shot=args.sweep_shot, seed=args.sweep_seed,
                  factors=args.lr_factors or SWEEP['factors'], extend=args.lr_extend)
     sweep_runs = [] if args.no_lr_sweep else lr_sweep.plan_sweep(
         configs, SUITE, args.work_root, cfg_options=args.cfg_options, **sweep)
-    if args.restore:
-        print(f'restored {restore_runs(args.work_root, args.archive)} files from '
-              f'{args.archive}', flush=True)
     clock = osp.join(args.work_root, CLOCK)
     spent = json.load(open(clock))['seconds'] if osp.isfile(clock) else 0.0
     failures = {}

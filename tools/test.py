@@ -18,6 +18,7 @@ import mmdet
 from mmengine.config import Config, DictAction
 
 import mmdet_sdpt  # noqa: F401  registers tuners, hooks and TunedDetector
+from mmdet_sdpt.utils.dist import end_process_group
 from mmdet_sdpt.engine import TunedRunner
 
 
@@ -55,3 +56,4 @@ if __name__ == '__main__':
         sys.argv = zero_shot_argv(sys.argv)
     runpy.run_path(osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', 'test.py'),
                    run_name='__main__')
+    end_process_group()  # a DDP run ends here, not at interpreter exit

@@ -248,7 +248,8 @@ def test_the_real_pipeline_killed_resumed_and_collected(tmp_path):
     choice = json.load(open(osp.join(work_root, 'lr_choice.json')))
     picked = choice['choice']['tiny-glip sdpt']
     assert picked['factor'] in (1.0, 3.0) and set(picked['valid']) == {'x1', 'x3'}
-    assert choice['subset'] == dict(datasets=['Synonyms'], shot=1, seed=3, factors=[1.0, 3.0])
+    assert choice['subset'] == dict(datasets=['Synonyms'], shot=1, seed=3, factors=[1.0, 3.0],
+                                 extend=0)
     assert 'trained by the sweep' in log and 'learning rate of tiny-glip sdpt: ' in log
     for dataset in ('Synonyms', 'OneClass'):
         run = osp.join(work_root, 'tiny-glip', 'sdpt', dataset, 'shot1_seed3')

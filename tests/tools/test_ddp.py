@@ -161,3 +161,17 @@ def test_each_rank_keeps_its_own_prefix_cache(runs):
         assert stats['hits'] + stats['misses'] == ITERS and stats['entries'] == stats['misses']
     assert single['hits'] + single['misses'] == 2 * ITERS
     assert sum(s['entries'] for s in ranks) == single['entries']  # the images split by rank
+
+
+def test_a_run_ends_its_process_group_before_the_interpreter_exits(tmp_path):
+    """tools/train.py and test.py end the process group themselves: left to interpreter
+    exit, a gloo rank could abort after a finished run (SIGABRT), failing the job."""
+    import torch.distributed as dist
+
+    from mmdet_sdpt.utils.dist import end_process_group
+    end_process_group()  # none up: nothing to do
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "store"}', rank=0,
+                            world_size=1)
+    assert dist.is_initialized()
+    end_process_group()
+    assert not dist.is_initialized()
